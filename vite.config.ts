@@ -4,25 +4,25 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
+import { ORT_RUNTIME_DIR, ORT_RUNTIME_FILES } from './src/pipeline/ortRuntime';
 
 const require = createRequire(import.meta.url);
 // The package exports its runtime files but not its package.json; find the dist folder through one of them.
 const ortDist = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm'));
 const ortVersion: string = JSON.parse(readFileSync(join(ortDist, '..', 'package.json'), 'utf8')).version;
 
-// The wasm runtime that onnxruntime-web's WebGPU build loads at run time (the asyncify build serves both
-// the WebGPU and the wasm execution providers). We serve it ourselves under /ort/ rather than let ORT
-// fetch it from a CDN, so the app works offline and always pairs the JS and the wasm of one build.
-export const ORT_RUNTIME_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+// We serve ORT's wasm runtime ourselves under /ort/ rather than let ORT fetch it from a CDN, so the app
+// works offline and always pairs the JS and the wasm of one build.
 
 function ortRuntime(): Plugin {
   const serve = (url: string | undefined, res: import('node:http').ServerResponse): boolean => {
-    const name = url?.split('?')[0]?.replace(/^.*\/ort\//, '');
-    if (!url?.includes('/ort/') || !name || !ORT_RUNTIME_FILES.includes(name)) return false;
-    const path = join(ortDist, name);
+    const path = url?.split('?')[0] ?? '';
+    const name = path.slice(path.lastIndexOf(`/${ORT_RUNTIME_DIR}`) + ORT_RUNTIME_DIR.length + 1);
+    if (!path.includes(`/${ORT_RUNTIME_DIR}`) || !(ORT_RUNTIME_FILES as readonly string[]).includes(name)) return false;
+    const file = join(ortDist, name);
     res.setHeader('Content-Type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
-    res.setHeader('Content-Length', statSync(path).size);
-    createReadStream(path).pipe(res);
+    res.setHeader('Content-Length', statSync(file).size);
+    createReadStream(file).pipe(res);
     return true;
   };
   return {
@@ -32,7 +32,7 @@ function ortRuntime(): Plugin {
     },
     generateBundle() {
       for (const name of ORT_RUNTIME_FILES) {
-        this.emitFile({ type: 'asset', fileName: `ort/${name}`, source: readFileSync(join(ortDist, name)) });
+        this.emitFile({ type: 'asset', fileName: `${ORT_RUNTIME_DIR}${name}`, source: readFileSync(join(ortDist, name)) });
       }
     },
   };

@@ -72,7 +72,7 @@ export async function requestAdapter(gpu: GPU, options: AcquireOptions = {}): Pr
   const adapter = await gpu.requestAdapter(request);
   if (!adapter) {
     throw new WebGpuUnavailableError(
-      'the browser exposes WebGPU but offered no adapter (the GPU may be blocklisted, or WebGPU disabled in its settings).',
+      'The browser exposes WebGPU but offered no adapter (the GPU may be blocklisted, or WebGPU disabled in its settings).',
     );
   }
   return adapter;
@@ -127,8 +127,8 @@ export async function acquireBrowserGpu(options: AcquireOptions = {}): Promise<G
     const secure = (globalThis as { isSecureContext?: boolean }).isSecureContext;
     throw new WebGpuUnavailableError(
       secure === false
-        ? 'this page is not a secure context; open it over https or from http://localhost.'
-        : 'this browser has no navigator.gpu; use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu).',
+        ? 'This page is not a secure context; open it over https or from http://localhost.'
+        : 'This browser has no navigator.gpu; use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu).',
     );
   }
   return acquireGpuFrom(nav.gpu, { ...options, source: 'browser' });
