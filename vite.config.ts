@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
-import { ORT_RUNTIME_DIR, ORT_RUNTIME_FILES } from './src/pipeline/ortRuntime';
+import { ORT_RUNTIME_DIR, ORT_RUNTIME_FILES } from './src/pipeline/ortRuntime.ts';
 
 const require = createRequire(import.meta.url);
 // The package exports its runtime files but not its package.json; find the dist folder through one of them.
