@@ -1,0 +1,52 @@
+// Sum over a set of axes (keeping them as size 1): out[o] = sum over the reduced axes of x.
+// Shapes are left-padded to rank 6. keep_k is the output's size on axis k (1 where reduced), red_k the
+// input's size on reduced axes (1 elsewhere), stride_k the input's stride. One invocation per output
+// element, looping over `count` inputs: no workgroup memory or barriers (expensive on CPU adapters),
+// but only n_out-way parallel, so a reduction to few outputs (a bias gradient) is slow on a real GPU.
+// Accumulates in f32 with pairwise blocks of 64 to keep the error near sqrt(count) ulp.
+override WORKGROUP_SIZE: u32 = 64u;
+
+struct Params {
+  n: u32,
+  count: u32,
+  keep0: u32, keep1: u32, keep2: u32, keep3: u32, keep4: u32, keep5: u32,
+  red0: u32, red1: u32, red2: u32, red3: u32, red4: u32, red5: u32,
+  stride0: u32, stride1: u32, stride2: u32, stride3: u32, stride4: u32, stride5: u32,
+  scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn offset_of(index: u32, s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, s5: u32) -> u32 {
+  var rem = index;
+  var c = rem % s5; rem = rem / s5; var off = c * p.stride5;
+  c = rem % s4; rem = rem / s4; off += c * p.stride4;
+  c = rem % s3; rem = rem / s3; off += c * p.stride3;
+  c = rem % s2; rem = rem / s2; off += c * p.stride2;
+  c = rem % s1; rem = rem / s1; off += c * p.stride1;
+  return off + rem * p.stride0;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+  if (o >= p.n) {
+    return;
+  }
+  let base = offset_of(o, p.keep0, p.keep1, p.keep2, p.keep3, p.keep4, p.keep5);
+  var total = 0.0;
+  var j = 0u;
+  loop {
+    if (j >= p.count) { break; }
+    var block = 0.0;
+    let end = min(j + 64u, p.count);
+    for (var r = j; r < end; r++) {
+      block += x[base + offset_of(r, p.red0, p.red1, p.red2, p.red3, p.red4, p.red5)];
+    }
+    total += block;
+    j = end;
+  }
+  out[o] = total * p.scale;
+}

@@ -1,0 +1,51 @@
+import { beforeAll, describe, it } from 'vitest';
+import type { Engine } from '../engine';
+import { randn } from '../host';
+import { checkOp, testEngine } from '../testing';
+import { mean, sum, sumTo, sumToReference } from './reduce';
+import { broadcastToReference } from './elementwise';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+const CASES: [number[], number | number[] | undefined, boolean][] = [
+  [[5, 7], 1, false],
+  [[5, 7], 0, true],
+  [[2, 3, 5], [0, 2], false],
+  [[3, 4, 5, 2], [1, 3], true],
+  [[131], undefined, false],
+  [[2, 130, 3], 1, false], // longer than one 64-element accumulation block
+];
+
+describe.each([
+  ['sum', sum, false],
+  ['mean', mean, true],
+] as const)('%s', (_, op, isMean) => {
+  it.each(CASES)('over %j axes %j keepDims %s', async (shape, axes, keepDims) => {
+    const count = axes === undefined ? shape.reduce((a, b) => a * b) : [axes].flat().reduce((n, a) => n * shape[a]!, 1);
+    const { reduceReference } = await import('./reduce');
+    await checkOp(engine, {
+      inputs: [randn(shape, 11)],
+      gpu: ([x]) => op(x!, axes, keepDims),
+      reference: reduceReference(axes, keepDims, isMean),
+      k: count,
+    });
+  });
+});
+
+describe('sumTo', () => {
+  it.each([
+    [[4, 6], [6]],
+    [[2, 3, 4], [3, 1]],
+    [[2, 3, 4], [1, 1, 1]],
+  ])('sums %j down to %j', async (from, to) => {
+    await checkOp(engine, {
+      inputs: [randn(from, 5)],
+      gpu: ([x]) => sumTo(x!, to),
+      reference: { forward: ([x]) => sumToReference(x!, to), backward: ([x], dy) => [broadcastToReference(dy, x!.shape)] },
+      k: from.reduce((a, b) => a * b) / to.reduce((a, b) => a * b),
+    });
+  });
+});
