@@ -1,16 +1,8 @@
 // Browser tests run Debian's chromium (never a downloaded build) against the production build served
 // by `vite preview`, so the wasm and asset serving under test is what users get.
-import { execFileSync } from 'node:child_process';
 import { defineConfig, devices } from '@playwright/test';
+import { chromiumLaunchOptions } from './e2e/chromium.ts';
 
-function chromiumPath(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  const found = execFileSync('sh', ['-c', 'command -v chromium || true'], { encoding: 'utf8' }).trim();
-  if (!found) throw new Error("chromium is not installed: run `npm test` (it installs Debian's chromium) or set CHROMIUM_PATH.");
-  return found;
-}
-
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const PORT = 4173;
 
 export default defineConfig({
@@ -40,12 +32,7 @@ export default defineConfig({
         ...devices['Desktop Chrome'],
         viewport: { width: 1280, height: 800 },
         deviceScaleFactor: 1,
-        launchOptions: {
-          executablePath: chromiumPath(),
-          // WebGPU is off by default in chromium on Linux; this turns it on (SwiftShader on machines
-          // without a GPU). The sandbox cannot start as root.
-          args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', ...(isRoot ? ['--no-sandbox'] : [])],
-        },
+        launchOptions: chromiumLaunchOptions(),
       },
     },
   ],
