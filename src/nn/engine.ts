@@ -157,7 +157,11 @@ export class Engine {
   flush(): void {
     if (!this.encoder) return;
     if (this.uniformSlots > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData, 0, this.uniformSlots * UNIFORM_SLOT);
+    // A batch holding an invalid command cannot be finished or submitted; that error follows the one
+    // the command itself raised (already pending), so it is reported, in order, after it.
+    this.device.pushErrorScope('validation');
     this.device.queue.submit([this.encoder.finish()]);
+    this.pending.push(this.device.popErrorScope().then((e) => (e ? new GpuError('validation', 'engine.batch', e.message) : null)));
     this.counters.submits++;
     this.encoder = null;
     this.uniformSlots = 0;
