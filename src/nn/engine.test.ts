@@ -108,9 +108,13 @@ describe('autograd', () => {
     const w = parameter(engine, [3], [1, 2, 3], 'w');
     const x = fromArray(engine, [3], [4, 5, 6]);
     // L = sum(w * x + w * w): dL/dw = x + 2w
-    tidy(engine, () => backward(sum(add(mul(w, x), mul(w, w)))));
+    tidy(engine, () => {
+      backward(sum(add(mul(w, x), mul(w, w))));
+    });
     expect(Array.from(await w.grad!.read())).toEqual([6, 9, 12]);
-    tidy(engine, () => backward(sum(mul(w, x))));
+    tidy(engine, () => {
+      backward(sum(mul(w, x)));
+    });
     expect(Array.from(await w.grad!.read())).toEqual([10, 14, 18]);
     w.dispose();
     x.dispose();

@@ -144,10 +144,18 @@ export function parameter(engine: Engine, shape: readonly number[], data: ArrayL
 
 type Kept = Tensor | readonly Kept[] | { readonly [key: string]: Kept } | number | string | boolean | null | undefined | void;
 
-function collect(value: Kept, into: Set<Tensor>): void {
-  if (value instanceof Tensor) into.add(value);
-  else if (Array.isArray(value)) for (const v of value) collect(v, into);
-  else if (value && typeof value === 'object') for (const v of Object.values(value)) collect(v as Kept, into);
+// Finds the tensors in tidy's result: in arrays and plain objects only (anything else, such as a class
+// instance that refers back to itself, is not looked into), each visited once.
+function collect(value: unknown, into: Set<Tensor>, seen = new Set<unknown>()): void {
+  if (value instanceof Tensor) {
+    into.add(value);
+    return;
+  }
+  if (!value || typeof value !== 'object' || seen.has(value)) return;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
+  seen.add(value);
+  for (const v of Object.values(value)) collect(v, into, seen);
 }
 
 /**
