@@ -1,0 +1,150 @@
+// Scaled dot-product attention, forward, saving the probabilities P for the backward.
+//   s_ij = scale * q_i . k_j,   P_ij = softmax_j(s_ij) over the keys query i sees,   out_i = sum_j P_ij v_j
+// Layout (row-major): q [BH, Tq, D], k [BH, Tk, D], v [BH, Tk, Dv], key_mask [B, Tk], out [BH, Tq, Dv],
+// probs [BH, Tq, Tk]; BH = B * heads, query row r = bh * Tq + i.
+// Visibility: key_mask[b, j] != 0 (when HAS_MASK) and, when CAUSAL, j <= i + causal_offset
+// (causal_offset = Tk - Tq: the last query sees every key). Hidden keys get P = 0. A row with no visible
+// key gets P = 0 and out = 0, not NaN: its sum of exponentials is 0, whose inverse is taken as 0.
+//
+// Algorithm: one invocation per block of 4 query rows of one (batch, head), register-tiled like a
+// matmul: (1) raw scores, 4 rows x 4 keys per step, 8 loads per 16 multiply-adds, written to probs;
+// (2) per row, a two-pass softmax in place (max over visible keys; exp and sum; scale by 1/sum);
+// (3) out = P v, 4 rows x 4 columns per step. Rows past Tq (and keys, columns past Tk, Dv) are clamped to
+// the last one for the loads, so the loops have no branches, and skipped at the stores. No workgroup
+// memory, no barriers (each is a fiber switch on SwiftShader). Causal blocks stop at the last key their
+// last row sees. Measured on SwiftShader, forward B=8 H=4 T=80 D=32: 4x faster than one invocation per
+// row with scalar dot products (the loads, not the flops, were the cost).
+// Cost per (query, key) pair: (D + Dv) multiply-adds and (D + Dv) / 2 loads, 1 exp; per query row:
+// Tk floats of probs written 3 times and read Dv / 4 + 3 times (cache-resident: Tk <= ~100 here).
+override WORKGROUP_SIZE: u32 = 64u;
+override HAS_MASK: bool = false;
+override CAUSAL: bool = false;
+
+struct Params {
+  bh: u32,
+  heads: u32,
+  tq: u32,
+  tk: u32,
+  d: u32,
+  dv: u32,
+  causal_offset: i32,
+  scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read> key_mask: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> probs: array<f32>;
+
+// Keys [0, visible_end(i)) pass the causal mask for query i.
+fn visible_end(i: u32) -> u32 {
+  if (CAUSAL) {
+    return u32(clamp(i32(i) + p.causal_offset + 1, 0, i32(p.tk)));
+  }
+  return p.tk;
+}
+
+// Turns the raw scores of one row (valid below `end`) into probabilities, in place; hidden keys get 0.
+fn softmax_row(p0: u32, end: u32, mask0: u32) {
+  var m = -3.0e38;
+  for (var j = 0u; j < end; j++) {
+    if (!HAS_MASK || key_mask[mask0 + j] != 0.0) {
+      m = max(m, probs[p0 + j]);
+    }
+  }
+  var l = 0.0;
+  for (var j = 0u; j < p.tk; j++) {
+    var e = 0.0;
+    if (j < end && (!HAS_MASK || key_mask[mask0 + j] != 0.0)) {
+      e = exp(probs[p0 + j] - m);
+    }
+    probs[p0 + j] = e;
+    l += e;
+  }
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var j = 0u; j < end; j++) {
+    probs[p0 + j] *= inv;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let blocks = (p.tq + 3u) / 4u;
+  let block = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+  let bh = block / blocks;
+  if (bh >= p.bh) {
+    return;
+  }
+  let i0 = (block % blocks) * 4u;
+  let last = p.tq - 1u;
+  let rows = min(p.tq - i0, 4u); // real rows in this block; the others repeat the last query
+  let r0 = bh * p.tq + i0;
+  let r1 = bh * p.tq + min(i0 + 1u, last);
+  let r2 = bh * p.tq + min(i0 + 2u, last);
+  let r3 = bh * p.tq + min(i0 + 3u, last);
+  let k0 = bh * p.tk * p.d;
+  let v0 = bh * p.tk * p.dv;
+  let end = visible_end(min(i0 + 3u, last)); // the block's last row sees the most keys
+
+  // (1) raw scores, 4 rows x 4 keys per step
+  let last_key = p.tk - 1u;
+  for (var j = 0u; j < end; j += 4u) {
+    let ka = k0 + j * p.d;
+    let kb = k0 + min(j + 1u, last_key) * p.d;
+    let kc = k0 + min(j + 2u, last_key) * p.d;
+    let kd = k0 + min(j + 3u, last_key) * p.d;
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
+    for (var c = 0u; c < p.d; c++) {
+      let kj = vec4<f32>(k[ka + c], k[kb + c], k[kc + c], k[kd + c]);
+      s0 += q[r0 * p.d + c] * kj;
+      s1 += q[r1 * p.d + c] * kj;
+      s2 += q[r2 * p.d + c] * kj;
+      s3 += q[r3 * p.d + c] * kj;
+    }
+    for (var u = 0u; u < 4u && j + u < end; u++) {
+      probs[r0 * p.tk + j + u] = s0[u] * p.scale;
+      probs[r1 * p.tk + j + u] = s1[u] * p.scale;
+      probs[r2 * p.tk + j + u] = s2[u] * p.scale;
+      probs[r3 * p.tk + j + u] = s3[u] * p.scale;
+    }
+  }
+
+  // (2) softmax of each real row (a repeated row must not be normalised twice)
+  let mask0 = (bh / p.heads) * p.tk;
+  softmax_row(r0 * p.tk, visible_end(i0), mask0);
+  if (rows > 1u) { softmax_row(r1 * p.tk, visible_end(i0 + 1u), mask0); }
+  if (rows > 2u) { softmax_row(r2 * p.tk, visible_end(i0 + 2u), mask0); }
+  if (rows > 3u) { softmax_row(r3 * p.tk, visible_end(i0 + 3u), mask0); }
+
+  // (3) out = P v, 4 rows x 4 columns per step (P is 0 past each row's own visible keys)
+  let last_col = p.dv - 1u;
+  for (var c = 0u; c < p.dv; c += 4u) {
+    let cb = min(c + 1u, last_col);
+    let cc = min(c + 2u, last_col);
+    let cd = min(c + 3u, last_col);
+    var o0 = vec4<f32>(0.0);
+    var o1 = vec4<f32>(0.0);
+    var o2 = vec4<f32>(0.0);
+    var o3 = vec4<f32>(0.0);
+    for (var j = 0u; j < end; j++) {
+      let vj = v0 + j * p.dv;
+      let vrow = vec4<f32>(v[vj + c], v[vj + cb], v[vj + cc], v[vj + cd]);
+      o0 += probs[r0 * p.tk + j] * vrow;
+      o1 += probs[r1 * p.tk + j] * vrow;
+      o2 += probs[r2 * p.tk + j] * vrow;
+      o3 += probs[r3 * p.tk + j] * vrow;
+    }
+    for (var u = 0u; u < 4u && c + u < p.dv; u++) {
+      out[r0 * p.dv + c + u] = o0[u];
+      if (rows > 1u) { out[r1 * p.dv + c + u] = o1[u]; }
+      if (rows > 2u) { out[r2 * p.dv + c + u] = o2[u]; }
+      if (rows > 3u) { out[r3 * p.dv + c + u] = o3[u]; }
+    }
+  }
+}
