@@ -65,7 +65,8 @@ export class Engine {
   /** True on CPU adapters (SwiftShader, llvmpipe), where workgroup barriers are expensive. */
   get isSoftwareAdapter(): boolean {
     const a = this.adapter;
-    return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
+    // Dawn's OpenGL ES adapter on Mesa names llvmpipe only in `device`.
+    return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
   }
 
   stats(): PoolStats {

@@ -1,7 +1,7 @@
 // The basic modules: Linear, LayerNorm, MLP. Weights are stored [in, out] (y = x @ W + b), the layout
 // ONNX MatMul takes as an initializer with no transpose.
 import { init, Module } from '../module';
-import { type Activation, linear } from '../ops/matmul';
+import { type Activation, linear } from '../ops/linear';
 import { layerNorm } from '../ops/norm';
 import type { Tensor } from '../tensor';
 import type { Engine } from '../engine';
