@@ -121,38 +121,3 @@ describe('attention', () => {
     });
   });
 });
-
-const BENCH = typeof process !== 'undefined' && !!process.env.SENSEFLOW_BENCH;
-
-describe.runIf(BENCH)('attention benchmark', () => {
-  it('B=8, H=4, T=80, D=32: ms per forward and per forward + backward', async () => {
-    const c: Case = { name: '', b: 8, h: 4, tq: 80, tk: 80, d: 32, dv: 32 };
-    const tensors = inputsOf(c).map((t) => fromArray(engine, t.shape, t.data));
-    const seed = fromArray(engine, [8, 4, 80, 32], randn([8, 4, 80, 32], 5).data);
-    const step = (withBackward: boolean) =>
-      tidy(engine, () => {
-        const [q, k, v] = tensors as [Tensor, Tensor, Tensor];
-        q.requiresGrad = k.requiresGrad = v.requiresGrad = withBackward;
-        const y = attention(q, k, v);
-        if (withBackward) backward(y, seed);
-      });
-    // Each step synced on its own; min and median of 7 (the dev machines' 2 cores are shared).
-    const time = async (withBackward: boolean) => {
-      step(withBackward);
-      await engine.sync(); // warm-up: pipeline compilation
-      const times: number[] = [];
-      for (let n = 0; n < 7; n++) {
-        const start = performance.now();
-        step(withBackward);
-        await engine.sync();
-        times.push(performance.now() - start);
-      }
-      times.sort((a, b) => a - b);
-      return `${times[0]!.toFixed(1)} ms (median ${times[3]!.toFixed(1)})`;
-    };
-    const forward = await time(false);
-    const both = await time(true);
-    console.log(`attention B=8 H=4 T=80 D=32 on ${engine.adapter.description || engine.adapter.architecture}: forward ${forward}, forward+backward ${both}`);
-    for (const t of [...tensors, seed]) t.dispose();
-  });
-});

@@ -20,7 +20,7 @@
 // P must fit one storage binding (checked; 128 MiB on llvmpipe: B*H=64 up to T~700). For long sequences
 // (T in the thousands) the recompute design would be the one to switch to.
 //
-// Measured, B=8, H=4, T=80, D=32 (`SENSEFLOW_BENCH=1 npx vitest run src/nn/ops/attention.test.ts`;
+// Measured, B=8, H=4, T=80, D=32 (`npx vitest run -c bench/vitest.config.ts bench/attention.measure.test.ts`;
 // 2 CPU cores under a load average of ~6 from other jobs: the best of 7 steps, over several runs):
 //   SwiftShader  forward 56 ms, forward + backward 115 ms  (typical 60-90 / 140-250)
 //   llvmpipe     forward  7 ms, forward + backward  21 ms  (typical 15 / 43)
