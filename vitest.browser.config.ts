@@ -8,7 +8,7 @@ import base from './vite.config.ts';
 export default defineConfig({
   ...base,
   test: {
-    include: ['src/nn/**/*.test.ts'],
+    include: ['src/nn/**/*.test.ts', 'src/onnx/exportNets.test.ts'],
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,

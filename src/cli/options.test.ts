@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { checkpointSpacing, parsePretrainOptions } from './options';
+import { emaDecayAt, formatDuration, learningRateAt, streamSeed } from './trainLoop';
+
+describe('parsePretrainOptions', () => {
+  it('reads the flags, with llvmpipe as the default adapter', () => {
+    expect(parsePretrainOptions(['--seed', '1', '--steps', '300', '--out', 'runs/x', '--batch', '16', '--resume'])).toEqual({
+      seed: 1,
+      steps: 300,
+      out: 'runs/x',
+      batch: 16,
+      adapter: 'llvmpipe',
+      resume: true,
+      logEvery: 10,
+    });
+  });
+  it('refuses a missing, malformed or unknown flag, naming it', () => {
+    expect(() => parsePretrainOptions(['--steps', '3', '--out', 'x'])).toThrow('--seed is required');
+    expect(() => parsePretrainOptions(['--seed', '1', '--steps', '0', '--out', 'x'])).toThrow('--steps must be an integer >= 1, got "0"');
+    expect(() => parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--adapter', 'cuda'])).toThrow('--adapter must be one of swiftshader, llvmpipe, default, got "cuda"');
+    expect(() => parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--learning-rate', '3'])).toThrow("Unknown option '--learning-rate'");
+    expect(() => parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr', '0'])).toThrow('--lr must be a positive number, got "0"');
+    expect(() => parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr-decay', 'step'])).toThrow('--lr-decay must be constant or cosine, got "step"');
+  });
+  it('reads a learning rate and its decay', () => {
+    const options = parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr', '1e-3', '--lr-decay', 'cosine']);
+    expect([options.lr, options.lrDecay]).toEqual([1e-3, 'cosine']);
+  });
+  it('spaces checkpoints about 20 per run, at least 50 steps apart, unless told', () => {
+    const base = parsePretrainOptions(['--seed', '1', '--steps', '4000', '--out', 'x']);
+    expect(checkpointSpacing(base)).toBe(200);
+    expect(checkpointSpacing({ ...base, steps: 300 })).toBe(50);
+    expect(checkpointSpacing({ ...base, checkpointEvery: 7 })).toBe(7);
+  });
+});
+
+describe('training schedule', () => {
+  const schedule = { lr: 3e-4, warmupSteps: 100, emaDecay: 0.999 };
+  it('warms the learning rate up linearly over the first 100 steps', () => {
+    expect(learningRateAt(0, schedule, 1000)).toBeCloseTo(3e-6, 12);
+    expect(learningRateAt(49, schedule, 1000)).toBeCloseTo(1.5e-4, 12);
+    expect(learningRateAt(99, schedule, 1000)).toBe(3e-4);
+    expect(learningRateAt(5000, schedule, 1000)).toBe(3e-4);
+  });
+  it('decays it along a half cosine to 0 at the last step when asked', () => {
+    const cosine = { ...schedule, decay: 'cosine' as const };
+    expect(learningRateAt(99, cosine, 1100)).toBeCloseTo(3e-4, 12);
+    expect(learningRateAt(100, cosine, 1100)).toBe(3e-4);
+    expect(learningRateAt(600, cosine, 1100)).toBeCloseTo(1.5e-4, 12);
+    expect(learningRateAt(1100, cosine, 1100)).toBeCloseTo(0, 12);
+  });
+  it('warms the EMA decay up as (1 + t) / (10 + t), capped at 0.999', () => {
+    expect(emaDecayAt(0, schedule)).toBe(0.1);
+    expect(emaDecayAt(90, schedule)).toBe(0.91);
+    expect(emaDecayAt(100_000, schedule)).toBe(0.999);
+  });
+  it('draws one seed per (seed, step, stream), all different', () => {
+    expect(streamSeed(1, 5, 0)).toBe(streamSeed(1, 5, 0));
+    const seeds = new Set([0, 1, 2].flatMap((seed) => [0, 1, 2, 3].flatMap((step) => [0, 1].map((stream) => streamSeed(seed, step, stream)))));
+    expect(seeds.size).toBe(24);
+  });
+  it('formats durations for the ETA', () => {
+    expect(formatDuration(42.4)).toBe('42s');
+    expect(formatDuration(125)).toBe('2m05s');
+    expect(formatDuration(7300)).toBe('2h01m');
+    expect(formatDuration(Infinity)).toBe('?');
+  });
+});

@@ -1,0 +1,97 @@
+// Command-line options shared by the Node entry points (`node scripts/cli.mjs <command> ...`), parsed with
+// node:util's parseArgs so an unknown or malformed flag is refused with a message that names it.
+import { parseArgs } from 'node:util';
+import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+
+export interface PretrainOptions {
+  seed: number;
+  /** Total optimizer steps of the run (a resumed run continues up to this count). */
+  steps: number;
+  /** Folder for the checkpoints, the trained weights and the logs. */
+  out: string;
+  batch?: number;
+  adapter: NodeAdapterKind;
+  resume: boolean;
+  /** Steps between checkpoints (default: about every 5% of the run, at least 50). */
+  checkpointEvery?: number;
+  /** Steps between progress lines. */
+  logEvery: number;
+  /** Peak learning rate (default: the model's, e.g. 3e-4 for the Shapes teacher). */
+  lr?: number;
+  /** Learning-rate decay after warm-up (default: the model's; 'constant' keeps the peak). */
+  lrDecay?: 'constant' | 'cosine';
+}
+
+export class UsageError extends Error {}
+
+export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator --seed S --steps N --out DIR
+         [--batch B] [--adapter llvmpipe|swiftshader|default] [--resume] [--checkpoint-every K] [--log-every K]
+         [--lr LR] [--lr-decay constant|cosine]`;
+
+function integer(value: string | undefined, name: string, minimum: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < minimum) throw new UsageError(`--${name} must be an integer >= ${minimum}, got "${value}"`);
+  return n;
+}
+
+function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+/** Parses `--seed S --steps N --out DIR ...` (what follows the model name). */
+export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        seed: { type: 'string' },
+        steps: { type: 'string' },
+        out: { type: 'string' },
+        batch: { type: 'string' },
+        adapter: { type: 'string', default: 'llvmpipe' },
+        resume: { type: 'boolean', default: false },
+        'checkpoint-every': { type: 'string' },
+        'log-every': { type: 'string', default: '10' },
+        lr: { type: 'string' },
+        'lr-decay': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const adapter = values.adapter!;
+  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(adapter)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${adapter}"`);
+  const options: PretrainOptions = {
+    seed: required(integer(values.seed, 'seed', 0), 'seed'),
+    steps: required(integer(values.steps, 'steps', 1), 'steps'),
+    out: required(values.out, 'out'),
+    adapter: adapter as NodeAdapterKind,
+    resume: values.resume!,
+    logEvery: integer(values['log-every'], 'log-every', 1)!,
+  };
+  const batch = integer(values.batch, 'batch', 1);
+  if (batch !== undefined) options.batch = batch;
+  const checkpointEvery = integer(values['checkpoint-every'], 'checkpoint-every', 1);
+  if (checkpointEvery !== undefined) options.checkpointEvery = checkpointEvery;
+  if (values.lr !== undefined) {
+    const lr = Number(values.lr);
+    if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError(`--lr must be a positive number, got "${values.lr}"`);
+    options.lr = lr;
+  }
+  const decay = values['lr-decay'];
+  if (decay !== undefined) {
+    if (decay !== 'constant' && decay !== 'cosine') throw new UsageError(`--lr-decay must be constant or cosine, got "${decay}"`);
+    options.lrDecay = decay;
+  }
+  return options;
+}
+
+/** Default checkpoint spacing: about 20 checkpoints a run, none closer than 50 steps. */
+export function checkpointSpacing(options: PretrainOptions): number {
+  return options.checkpointEvery ?? Math.max(50, Math.ceil(options.steps / 20));
+}

@@ -1,0 +1,68 @@
+// The Shapes pretraining command end to end on tiny networks: it writes the teacher files under docs/NETS.md's
+// names, a stopped run resumes to the weights of an uninterrupted one, and a resumed run refuses another seed.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ShapesDiT } from '../nets/dit';
+import type { Engine } from '../nn/engine';
+import { loadModule, parseSafetensors } from '../nn/safetensors';
+import { testEngine } from '../nn/testing';
+import { readBytes } from './checkpoint';
+import type { PretrainOptions } from './options';
+import { pretrainShapes } from './pretrainShapes';
+
+let engine: Engine;
+const dirs: string[] = [];
+beforeAll(async () => {
+  engine = await testEngine();
+});
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+const TINY = { textEncoder: { dim: 16, heads: 2, layers: 1 }, denoiser: { dim: 16, heads: 2, depth: 1, contextDim: 16 } };
+
+function options(steps: number, resume = false, seed = 3): PretrainOptions {
+  const out = dirs.at(-1)!;
+  return { seed, steps, out, batch: 2, adapter: 'llvmpipe', resume, logEvery: 1000, checkpointEvery: 2 };
+}
+
+function temporary(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'senseflow-shapes-'));
+  dirs.push(dir);
+  return dir;
+}
+
+describe('pretrainShapes', () => {
+  it('writes the EMA teacher and text encoder, and resumes exactly', async () => {
+    temporary();
+    const straight = await pretrainShapes(engine, options(4), { config: TINY, sampleCaptions: ['a red circle'] });
+    const straightOut = dirs.at(-1)!;
+    for (const file of ['teacher.safetensors', 'text-encoder.safetensors', 'config.json', 'loss.csv', 'samples.png', 'checkpoint/state.json']) {
+      expect(existsSync(join(straightOut, file)), file).toBe(true);
+    }
+    const teacher = parseSafetensors(readBytes(join(straightOut, 'teacher.safetensors')));
+    expect(teacher.tensors['blocks.0.crossAttn.kv.weight']!.shape).toEqual([16, 32]);
+    const dit = new ShapesDiT(engine, TINY.denoiser);
+    loadModule(dit, readBytes(join(straightOut, 'teacher.safetensors')));
+    expect(JSON.parse(readFileSync(join(straightOut, 'config.json'), 'utf8')).denoiser.dim).toBe(16);
+
+    temporary();
+    const first = await pretrainShapes(engine, options(2), { config: TINY, sampleCaptions: [] });
+    first.model.dispose();
+    first.ema.dispose();
+    const resumed = await pretrainShapes(engine, options(4, true), { config: TINY, sampleCaptions: [] });
+    expect(resumed.summary.steps).toBe(2);
+    const [a, b] = [await straight.ema.parameters()[5]!.read(), await resumed.ema.parameters()[5]!.read()];
+    expect(Array.from(b)).toEqual(Array.from(a));
+    expect(readBytes(join(dirs.at(-1)!, 'teacher.safetensors'))).toEqual(readBytes(join(straightOut, 'teacher.safetensors')));
+
+    await expect(pretrainShapes(engine, options(6, true, 4), { config: TINY, sampleCaptions: [] })).rejects.toThrow(
+      'seed: the checkpoint has 3, this command gives 4',
+    );
+    for (const run of [straight, resumed]) {
+      run.model.dispose();
+      run.ema.dispose();
+    }
+    dit.dispose();
+  }, 300_000); // three short runs and 50 sampling steps: ~30 s on llvmpipe, several times that on SwiftShader
+});

@@ -1,0 +1,136 @@
+// Pretraining the Shapes teacher (docs/NETS.md, "Training defaults"): the text encoder and the DiT trained
+// jointly by flow matching on freshly rendered batches. Per step t (all draws a function of (seed, t)):
+//   captions, images  = makeBatch(streamSeed(seed, t, 0), batch); each caption -> "" with probability 0.1
+//                       (caption dropout: the model also learns the unconditional velocity CFG needs)
+//   s ~ logit-normal(0, 1) per sample;  eps = Philox N(0, 1) at stream offset t * batch * 3072
+//   loss = mean((v_theta((1 - s) x0 + s eps, s, text) - (eps - x0))^2)
+// AdamW (lr 3e-4 after 100 warm-up steps, no weight decay), EMA 0.999 (with warm-up, see trainLoop.ts).
+// Writes <out>/teacher.safetensors and <out>/text-encoder.safetensors (the EMA weights, named as docs/NETS.md),
+// <out>/config.json, <out>/loss.csv, <out>/samples.png, and <out>/checkpoint/ for --resume.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBatch } from '../data/dataset';
+import { mulberry32 } from '../data/random';
+import { IMAGE_NUMEL } from '../data/render';
+import { noiseTo, flowMatchingLoss } from '../flow/tensors';
+import { logitNormalSigmas } from '../flow/timesteps';
+import { SHAPES_DIT_CONFIG } from '../nets/dit';
+import { TEXT_ENCODER_CONFIG } from '../nets/textEncoder';
+import type { Engine } from '../nn/engine';
+import { randn } from '../nn/ops/random';
+import { AdamW } from '../nn/optim';
+import { cloneParameters } from '../nn/params';
+import { saveModule } from '../nn/safetensors';
+import { fromArray } from '../nn/tensor';
+import { checkSameRun, readCheckpointState, restoreCheckpoint } from './checkpoint';
+import { writeImageGrid } from './imageGrid';
+import { checkpointSpacing, type PretrainOptions } from './options';
+import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
+import { formatDuration, type LoopSummary, streamSeed, trainLoop, type TrainingSchedule } from './trainLoop';
+
+export const SHAPES_TRAINING = { batch: 32, lr: 3e-4, warmupSteps: 100, emaDecay: 0.999, captionDropout: 0.1 } as const;
+
+/** Captions the samples at the end of a run show (with the empty caption last: the unconditional model). */
+export const SAMPLE_CAPTIONS: readonly string[] = [
+  'a red circle',
+  'a large blue square',
+  'a small yellow triangle at the top left',
+  'a green cross on a white background',
+  'a white circle and a red square',
+  'a purple triangle at the bottom right on a yellow background',
+  'a large orange circle in the center',
+  '',
+];
+
+export interface ShapesRun {
+  model: ShapesTextToImage;
+  ema: ShapesTextToImage;
+  summary: LoopSummary;
+}
+
+/** The forward pass and loss of step `step` (inside the training loop's tidy). */
+export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number) {
+  const data = makeBatch(streamSeed(seed, step, 0), batch);
+  const random = mulberry32(streamSeed(seed, step, 1));
+  const captions = data.captions.map((caption) => (random() < SHAPES_TRAINING.captionDropout ? '' : caption));
+  const sigmas = logitNormalSigmas(batch, random);
+  const shape = [batch, 3, 32, 32];
+  const x0 = fromArray(engine, shape, data.images, 'f32', 'x0');
+  const eps = randn(engine, shape, seed, step * batch * IMAGE_NUMEL);
+  const sigma = fromArray(engine, [batch], sigmas, 'f32', 'sigma');
+  const text = model.encode(captions);
+  const velocity = model.denoiser.forward(noiseTo(x0, eps, sigma), sigma, text.states, text.mask, text.pooled);
+  return flowMatchingLoss(velocity, x0, eps);
+}
+
+export interface ShapesExtras {
+  /** Architecture overrides (tests use tiny networks); default docs/NETS.md's. */
+  config?: ShapesModelConfig;
+  /** Captions of the samples written at the end ([] writes none). */
+  sampleCaptions?: readonly string[];
+}
+
+export async function pretrainShapes(engine: Engine, options: PretrainOptions, extras: ShapesExtras = {}): Promise<ShapesRun> {
+  const config = extras.config ?? { textEncoder: {}, denoiser: {} };
+  const sampleCaptions = extras.sampleCaptions ?? SAMPLE_CAPTIONS;
+  const batch = options.batch ?? SHAPES_TRAINING.batch;
+  // Overrides keep SHAPES_TRAINING's key order, so a default run's identity (checked on --resume) is unchanged.
+  const training = { ...SHAPES_TRAINING, lr: options.lr ?? SHAPES_TRAINING.lr, ...(options.lrDecay === 'cosine' ? { decay: 'cosine' as const } : {}) };
+  const schedule: TrainingSchedule = training;
+  const { out, seed, steps } = options;
+  mkdirSync(out, { recursive: true });
+  const model = new ShapesTextToImage(engine, config, seed);
+  const ema = new ShapesTextToImage(engine, config, seed);
+  cloneParameters(model, ema);
+  const optimizer = new AdamW(engine, model, { lr: schedule.lr, weightDecay: 0 });
+  const run = { model, ema, optimizer };
+  // The RNG position is the step: every draw of step t comes from (seed, t) (see the header).
+  const rng = 'data: makeBatch(streamSeed(seed, t, 0)); dropout + sigma: mulberry32(streamSeed(seed, t, 1)); noise: Philox(seed) at offset t * batch * 3072';
+  const identity = { seed, batch, config, training, rng };
+
+  let startStep = 0;
+  if (options.resume && readCheckpointState(out)) {
+    const saved = restoreCheckpoint(out, run);
+    checkSameRun(saved, identity, ['seed', 'batch', 'config', 'training']);
+    startStep = saved.step;
+    console.log(`[shapes] resumed from step ${startStep} in ${out}`);
+  } else if (options.resume) {
+    console.log(`[shapes] --resume: no checkpoint in ${out} yet; starting at step 0`);
+  }
+  console.log(
+    `[shapes] text encoder ${model.textEncoder.parameterCount().toLocaleString()} + DiT ${model.denoiser.parameterCount().toLocaleString()} parameters; ` +
+      `batch ${batch}, steps ${startStep}..${steps}`,
+  );
+
+  const summary =
+    startStep >= steps
+      ? { steps: 0, skipped: 0, seconds: 0, finalLoss: NaN }
+      : await trainLoop(
+          engine,
+          run,
+          { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: identity, ...schedule },
+          (step) => shapesStepLoss(engine, model, seed, step, batch),
+        );
+
+  await writeShapesTeacher(out, ema, { ...identity, steps });
+  let grid = '(no samples)';
+  if (sampleCaptions.length > 0) {
+    const images = await sampleShapes(ema, sampleCaptions, { guidance: 4, steps: 50, seed: 12345 });
+    grid = writeImageGrid(join(out, 'samples.png'), images, { columns: 4 });
+    writeFileSync(join(out, 'samples.txt'), `${sampleCaptions.map((c, i) => `${i}: ${c || '(empty caption)'}`).join('\n')}\n`);
+  }
+  console.log(
+    `[shapes] done: ${summary.steps} steps in ${formatDuration(summary.seconds)}, final loss ${summary.finalLoss.toFixed(4)} (mean of the last 100), ` +
+      `${summary.skipped} skipped; wrote ${join(out, 'teacher.safetensors')}, ${join(out, 'text-encoder.safetensors')}, ${grid}`,
+  );
+  optimizer.dispose();
+  return { model, ema, summary };
+}
+
+/** The EMA weights under docs/NETS.md's names, one file per network, and config.json describing them. */
+async function writeShapesTeacher(out: string, ema: ShapesTextToImage, identity: Record<string, unknown>): Promise<void> {
+  writeFileSync(join(out, 'teacher.safetensors'), await saveModule(ema.denoiser, { format: 'pt' }));
+  writeFileSync(join(out, 'text-encoder.safetensors'), await saveModule(ema.textEncoder, { format: 'pt' }));
+  const configs = { denoiser: { ...SHAPES_DIT_CONFIG, ...ema.denoiser.config }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...ema.textEncoder.config } };
+  writeFileSync(join(out, 'config.json'), `${JSON.stringify({ ...configs, training: identity }, null, 2)}\n`);
+}
