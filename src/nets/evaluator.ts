@@ -12,8 +12,8 @@
 import { BACKGROUND_COLORS, type BackgroundColor, type Color, COLORS, POSITIONS, type Position, type Scene, type Shape, SHAPES, type Size, SIZES } from '../data/shapes';
 import type { Engine } from '../nn/engine';
 import { Module } from '../nn/module';
-import { MultiHeadAttention } from '../nn/modules/attention';
-import { LayerNorm, Linear, MLP } from '../nn/modules/basic';
+import { TransformerLayer } from '../nn/modules/transformer';
+import { LayerNorm, Linear } from '../nn/modules/basic';
 import { softmaxCrossEntropy } from '../nn/ops/crossEntropy';
 import { add } from '../nn/ops/elementwise';
 import { mean } from '../nn/ops/reduce';
@@ -66,36 +66,12 @@ export type EvaluatorOutput = {
   size: Tensor;
 };
 
-/**
- * One pre-LN layer without a padding mask: x + attn(norm1(x)), then x + mlp(norm2(x)). The same parameter names as
- * nets/textEncoder.ts's TextEncoderLayer, which needs a key mask (an image has no padding); if that mask becomes
- * optional there, this class can go.
- */
-export class EncoderLayer extends Module {
-  readonly norm1: LayerNorm;
-  readonly attn: MultiHeadAttention;
-  readonly norm2: LayerNorm;
-  readonly mlp: MLP;
-  constructor(engine: Engine, dim: number, heads: number, mlpRatio: number, seed: number) {
-    super(engine);
-    this.norm1 = this.child('norm1', new LayerNorm(engine, dim));
-    this.attn = this.child('attn', new MultiHeadAttention(engine, dim, heads, { seed }));
-    this.norm2 = this.child('norm2', new LayerNorm(engine, dim));
-    this.mlp = this.child('mlp', new MLP(engine, dim, dim * mlpRatio, dim, 'gelu', seed + 3));
-  }
-  // x[B, T, C] -> [B, T, C]
-  forward(x: Tensor): Tensor {
-    x = add(x, this.attn.forward(this.norm1.forward(x)));
-    return add(x, this.mlp.forward(this.norm2.forward(x)));
-  }
-}
-
 export class AttributeEvaluator extends Module {
   readonly config: Readonly<EvaluatorConfig>;
   readonly tokens: number;
   readonly patchEmbed: Linear;
   readonly positionEmbedding: Tensor;
-  readonly layers: EncoderLayer[];
+  readonly layers: TransformerLayer[];
   readonly finalNorm: LayerNorm;
   readonly heads: Readonly<Record<HeadName, Linear>>;
 
@@ -110,7 +86,7 @@ export class AttributeEvaluator extends Module {
     // The DiT's fixed 2D sin-cos table as the starting value: the slot heads need to know where each patch is.
     this.positionEmbedding = this.param('positionEmbedding', [this.tokens, c.dim], sincos2d(side, side, c.dim));
     const layers = this.child('layers', new ModuleList(engine));
-    this.layers = Array.from({ length: c.layers }, (_, i) => layers.add(i, new EncoderLayer(engine, c.dim, c.heads, c.mlpRatio, base + 100 * (i + 1))));
+    this.layers = Array.from({ length: c.layers }, (_, i) => layers.add(i, new TransformerLayer(engine, c.dim, c.heads, c.mlpRatio, base + 100 * (i + 1))));
     this.finalNorm = this.child('finalNorm', new LayerNorm(engine, c.dim));
     const head = (name: HeadName, slots: number, i: number) => this.child(name, new Linear(engine, c.dim, slots * HEAD_CLASSES[name], { seed: base + 900 + i }));
     this.heads = {

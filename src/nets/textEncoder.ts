@@ -3,8 +3,8 @@
 //   input_ids u32 [B, L], attention_mask f32 [B, L] -> last_hidden_state [B, L, 64], pooler_output [B, 64]
 import type { Engine } from '../nn/engine';
 import { init, Module } from '../nn/module';
-import { MultiHeadAttention } from '../nn/modules/attention';
-import { LayerNorm, MLP } from '../nn/modules/basic';
+import { TransformerLayer } from '../nn/modules/transformer';
+import { LayerNorm } from '../nn/modules/basic';
 import { attention } from '../nn/ops/attention';
 import { add } from '../nn/ops/elementwise';
 import { embedding } from '../nn/ops/embedding';
@@ -36,26 +36,6 @@ export class Embedding extends Module {
   }
 }
 
-/** One pre-LN layer: x + attn(norm1(x)), then x + mlp(norm2(x)). */
-export class TextEncoderLayer extends Module {
-  readonly norm1: LayerNorm;
-  readonly attn: MultiHeadAttention;
-  readonly norm2: LayerNorm;
-  readonly mlp: MLP;
-  constructor(engine: Engine, dim: number, heads: number, mlpRatio: number, seed: number) {
-    super(engine);
-    this.norm1 = this.child('norm1', new LayerNorm(engine, dim));
-    this.attn = this.child('attn', new MultiHeadAttention(engine, dim, heads, { seed }));
-    this.norm2 = this.child('norm2', new LayerNorm(engine, dim));
-    this.mlp = this.child('mlp', new MLP(engine, dim, dim * mlpRatio, dim, 'gelu', seed + 3));
-  }
-  // x[B, L, C], mask[B, L] -> [B, L, C]; padded keys are never attended to (padded queries are computed and ignored later).
-  forward(x: Tensor, mask: Tensor): Tensor {
-    x = add(x, this.attn.forward(this.norm1.forward(x), undefined, mask));
-    return add(x, this.mlp.forward(this.norm2.forward(x)));
-  }
-}
-
 // A type alias, not an interface, so tidy() can return it (interfaces do not satisfy its index signature).
 export type TextEncoding = {
   /** [B, L, dim]: the DiT's cross-attention context (`last_hidden_state`). */
@@ -68,7 +48,7 @@ export class TextEncoder extends Module {
   readonly config: Readonly<TextEncoderConfig>;
   readonly tokenEmbedding: Embedding;
   readonly positionEmbedding: Tensor;
-  readonly layers: TextEncoderLayer[];
+  readonly layers: TransformerLayer[];
   readonly finalNorm: LayerNorm;
 
   constructor(engine: Engine, config: Partial<TextEncoderConfig> = {}, seed = 0) {
@@ -78,7 +58,7 @@ export class TextEncoder extends Module {
     this.tokenEmbedding = this.child('tokenEmbedding', new Embedding(engine, c.vocabularySize, c.dim, seed * 1000 + 1));
     this.positionEmbedding = this.param('positionEmbedding', [c.maxLength, c.dim], init.normal([c.maxLength, c.dim], 0.02, seed * 1000 + 2));
     const layers = this.child('layers', new ModuleList(engine));
-    this.layers = Array.from({ length: c.layers }, (_, i) => layers.add(i, new TextEncoderLayer(engine, c.dim, c.heads, c.mlpRatio, seed * 1000 + 100 * (i + 1))));
+    this.layers = Array.from({ length: c.layers }, (_, i) => layers.add(i, new TransformerLayer(engine, c.dim, c.heads, c.mlpRatio, seed * 1000 + 100 * (i + 1))));
     this.finalNorm = this.child('finalNorm', new LayerNorm(engine, c.dim));
   }
 
