@@ -87,6 +87,16 @@ describe('the byte layout', () => {
 });
 
 describe('round trip', () => {
+  it('reads a file held in a view of a larger buffer (a Node Buffer from readFileSync is one)', () => {
+    const file = serializeSafetensors({ w: { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) } });
+    const pool = new Uint8Array(file.length + 100).fill(0xee);
+    pool.set(file, 37);
+    const view = new Uint8Array(pool.buffer, 37, file.length);
+    // A Buffer-like view whose slice() shares memory, as Node's Buffer.slice does.
+    Object.defineProperty(view, 'slice', { value: (a: number, b: number) => view.subarray(a, b) });
+    expect(Array.from(parseSafetensors(view).tensors.w!.data)).toEqual([1, 2, 3, 4]);
+  });
+
   it('keeps every bit: NaN payloads, -0, infinities, subnormals; scalars and empty tensors', () => {
     const special = new Float32Array(new Uint32Array([0x7fc00001, 0xffc12345, 0x80000000, 0x7f800000, 0xff800000, 0x00000001, 0x3eaaaaab]).buffer);
     const tensors: Record<string, HostArray> = {

@@ -178,7 +178,9 @@ export function parseSafetensors(bytes: Uint8Array): Safetensors {
     const count = (end - begin) / F32_BYTES;
     let data: Float32Array;
     if (LITTLE_ENDIAN) {
-      data = new Float32Array(bytes.slice(dataStart + begin, dataStart + end).buffer);
+      // Copy through a plain Uint8Array view: `bytes` may be a Node Buffer, whose `slice` is a view whose
+      // .buffer is a whole shared allocation (then header bytes would be read as weights).
+      data = new Float32Array(new Uint8Array(bytes.buffer, bytes.byteOffset + dataStart + begin, end - begin).slice().buffer);
     } else {
       data = new Float32Array(count);
       for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + begin + i * F32_BYTES, true);
