@@ -23,8 +23,8 @@ describe('parsePretrainOptions', () => {
     expect(() => parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr-decay', 'step'])).toThrow('--lr-decay must be constant or cosine, got "step"');
   });
   it('reads a learning rate and its decay', () => {
-    const options = parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr', '1e-3', '--lr-decay', 'cosine']);
-    expect([options.lr, options.lrDecay]).toEqual([1e-3, 'cosine']);
+    const options = parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr', '1e-3', '--lr-decay', 'cosine', '--sigma-shift', '3']);
+    expect([options.lr, options.lrDecay, options.sigmaShift]).toEqual([1e-3, 'cosine', 3]);
   });
   it('spaces checkpoints about 20 per run, at least 50 steps apart, unless told', () => {
     const base = parsePretrainOptions(['--seed', '1', '--steps', '4000', '--out', 'x']);

@@ -20,13 +20,15 @@ export interface PretrainOptions {
   lr?: number;
   /** Learning-rate decay after warm-up (default: the model's; 'constant' keeps the peak). */
   lrDecay?: 'constant' | 'cosine';
+  /** Shapes only: training noise levels s -> shift(s, k) after the logit-normal draw (default 1: none). */
+  sigmaShift?: number;
 }
 
 export class UsageError extends Error {}
 
 export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator --seed S --steps N --out DIR
          [--batch B] [--adapter llvmpipe|swiftshader|default] [--resume] [--checkpoint-every K] [--log-every K]
-         [--lr LR] [--lr-decay constant|cosine]`;
+         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K]`;
 
 function integer(value: string | undefined, name: string, minimum: number): number | undefined {
   if (value === undefined) return undefined;
@@ -57,6 +59,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
         'log-every': { type: 'string', default: '10' },
         lr: { type: 'string' },
         'lr-decay': { type: 'string' },
+        'sigma-shift': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -87,6 +90,11 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
   if (decay !== undefined) {
     if (decay !== 'constant' && decay !== 'cosine') throw new UsageError(`--lr-decay must be constant or cosine, got "${decay}"`);
     options.lrDecay = decay;
+  }
+  if (values['sigma-shift'] !== undefined) {
+    const k = Number(values['sigma-shift']);
+    if (!(k > 0 && Number.isFinite(k))) throw new UsageError(`--sigma-shift must be a positive number, got "${values['sigma-shift']}"`);
+    options.sigmaShift = k;
   }
   return options;
 }

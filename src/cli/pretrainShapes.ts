@@ -13,6 +13,7 @@ import { makeBatch } from '../data/dataset';
 import { mulberry32 } from '../data/random';
 import { IMAGE_NUMEL } from '../data/render';
 import { noiseTo, flowMatchingLoss } from '../flow/tensors';
+import { shift } from '../flow/schedule';
 import { logitNormalSigmas } from '../flow/timesteps';
 import { SHAPES_DIT_CONFIG } from '../nets/dit';
 import { TEXT_ENCODER_CONFIG } from '../nets/textEncoder';
@@ -49,11 +50,12 @@ export interface ShapesRun {
 }
 
 /** The forward pass and loss of step `step` (inside the training loop's tidy). */
-export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number) {
+export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number, sigmaShift = 1) {
   const data = makeBatch(streamSeed(seed, step, 0), batch);
   const random = mulberry32(streamSeed(seed, step, 1));
   const captions = data.captions.map((caption) => (random() < SHAPES_TRAINING.captionDropout ? '' : caption));
-  const sigmas = logitNormalSigmas(batch, random);
+  // sigmaShift k > 1 moves the draws towards pure noise, s -> shift(s, k) (SD3's resolution shift, eq. 23).
+  const sigmas = logitNormalSigmas(batch, random).map((s) => shift(s, sigmaShift));
   const shape = [batch, 3, 32, 32];
   const x0 = fromArray(engine, shape, data.images, 'f32', 'x0');
   const eps = randn(engine, shape, seed, step * batch * IMAGE_NUMEL);
@@ -75,7 +77,12 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   const sampleCaptions = extras.sampleCaptions ?? SAMPLE_CAPTIONS;
   const batch = options.batch ?? SHAPES_TRAINING.batch;
   // Overrides keep SHAPES_TRAINING's key order, so a default run's identity (checked on --resume) is unchanged.
-  const training = { ...SHAPES_TRAINING, lr: options.lr ?? SHAPES_TRAINING.lr, ...(options.lrDecay === 'cosine' ? { decay: 'cosine' as const } : {}) };
+  const training = {
+    ...SHAPES_TRAINING,
+    lr: options.lr ?? SHAPES_TRAINING.lr,
+    ...(options.lrDecay === 'cosine' ? { decay: 'cosine' as const } : {}),
+    ...(options.sigmaShift !== undefined && options.sigmaShift !== 1 ? { sigmaShift: options.sigmaShift } : {}),
+  };
   const schedule: TrainingSchedule = training;
   const { out, seed, steps } = options;
   mkdirSync(out, { recursive: true });
@@ -109,7 +116,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
           engine,
           run,
           { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: identity, ...schedule },
-          (step) => shapesStepLoss(engine, model, seed, step, batch),
+          (step) => shapesStepLoss(engine, model, seed, step, batch, options.sigmaShift ?? 1),
         );
 
   await writeShapesTeacher(out, ema, { ...identity, steps });
