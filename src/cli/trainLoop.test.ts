@@ -81,6 +81,15 @@ describe('trainLoop', () => {
     dispose(resumed.run);
   });
 
+  it('stops at its time budget with a checkpoint of the step it reached', async () => {
+    const out = temporary();
+    const run = setup();
+    const summary = await trainLoop(engine, run, { name: 'test', out, steps: 50, startStep: 0, logEvery: 1000, checkpointEvery: 100, state: { what: 'test' }, ...SCHEDULE, maxSeconds: 0 }, lossOf(run.model));
+    expect(summary).toMatchObject({ steps: 1, reached: 1 });
+    expect(readCheckpointState(out)).toEqual({ what: 'test', step: 1 });
+    dispose(run);
+  });
+
   it('skips the update of a step whose loss is not finite, and counts it', async () => {
     const run = setup();
     const before = await weights(run);

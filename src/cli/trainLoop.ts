@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import type { Engine } from '../nn/engine';
 import { lerpParameters } from '../nn/params';
+import { KernelProfiler } from '../nn/profiler';
 import { backward, type Tensor, tidy } from '../nn/tensor';
 import { type Trainable, type TrainingState, writeCheckpoint } from './checkpoint';
 
@@ -32,6 +33,12 @@ export interface LoopOptions extends TrainingSchedule {
   checkpointEvery: number;
   /** What goes into state.json besides the step (options, configs). */
   state: Record<string, unknown>;
+  /**
+   * Wall-clock budget in seconds: after the step that crosses it the loop checkpoints and stops (a run on a lent
+   * machine ends inside its time limit, and --resume continues it). Meant for a constant learning rate, which
+   * does not depend on where the run stops.
+   */
+  maxSeconds?: number;
 }
 
 export interface LoopSummary {
@@ -40,6 +47,8 @@ export interface LoopSummary {
   seconds: number;
   /** Mean loss of the last (up to) 100 steps of this session. */
   finalLoss: number;
+  /** The step count reached (options.steps, or fewer when maxSeconds stopped the run). */
+  reached: number;
 }
 
 /** The learning rate of step `step` (0-based) of a run of `steps` steps. */
@@ -96,8 +105,16 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
   let skipped = 0;
   const started = performance.now();
   let timedFrom: { step: number; time: number } | null = null;
+  let reached = startStep;
+  // SENSEFLOW_PROFILE=N: time every kernel on the GPU over N steps (after 3 warm-up steps) and print the table.
+  const profileSteps = Number(process.env.SENSEFLOW_PROFILE ?? 0);
+  let profiling: { from: number; time: number } | null = null;
 
   for (let step = startStep; step < steps; step++) {
+    if (profileSteps > 0 && step === startStep + 3 && KernelProfiler.available(engine.device)) {
+      engine.profiler = new KernelProfiler(engine.device);
+      profiling = { from: step, time: performance.now() };
+    }
     const lr = learningRateAt(step, options, steps);
     run.optimizer.lr = lr;
     const loss = tidy(engine, () => {
@@ -134,11 +151,26 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
       );
       windowLoss = windowCount = 0;
     }
-    if (done % checkpointEvery === 0 || done === steps) {
+    reached = done;
+    if (profiling && done === profiling.from + profileSteps) {
+      const wall = performance.now() - profiling.time;
+      const kernels = await engine.profiler!.report();
+      engine.profiler = undefined;
+      const gpu = kernels.reduce((sum, k) => sum + k.ms, 0);
+      console.log(`[${name}] profile of ${profileSteps} steps: wall ${(wall / profileSteps).toFixed(1)} ms/step, GPU ${(gpu / profileSteps).toFixed(1)} ms/step in ${kernels.reduce((n, k) => n + k.calls, 0) / profileSteps} passes`);
+      for (const k of kernels.slice(0, 30)) console.log(`  ${(k.ms / profileSteps).toFixed(3).padStart(9)} ms/step  ${String(k.calls / profileSteps).padStart(5)} calls/step  ${k.label}`);
+      profiling = null;
+    }
+    const outOfTime = options.maxSeconds !== undefined && (performance.now() - started) / 1000 >= options.maxSeconds && done < steps;
+    if (done % checkpointEvery === 0 || done === steps || outOfTime) {
       const state: TrainingState = { ...options.state, step: done };
       await writeCheckpoint(out, run, state);
     }
+    if (outOfTime) {
+      console.log(`[${name}] time budget of ${formatDuration(options.maxSeconds!)} reached at step ${done}/${steps}; checkpoint written (--resume continues)`);
+      break;
+    }
   }
   const finalLoss = recent.length > 0 ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN;
-  return { steps: steps - startStep, skipped, seconds: (performance.now() - started) / 1000, finalLoss };
+  return { steps: reached - startStep, skipped, seconds: (performance.now() - started) / 1000, finalLoss, reached };
 }

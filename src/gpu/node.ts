@@ -62,6 +62,8 @@ export async function acquireNodeGpu(kind: NodeAdapterKind = adapterKindFromEnv(
     flags.push('backend=opengles');
     acquire.featureLevel = 'compatibility';
   }
+  // Kernel profiles (nn/profiler.ts) need unquantized timestamps; Dawn rounds them to 100 us by default.
+  if (process.env.SENSEFLOW_PROFILE) flags.push('disable-dawn-features=timestamp_quantization');
   const { create } = await loadDawn();
   try {
     return await acquireGpuFrom(create(flags), acquire);

@@ -9,6 +9,7 @@
 import type { AdapterReport, Gpu } from '../gpu/device';
 import { GpuError, WgslCompileError } from '../gpu/errors';
 import { BufferPool, type PoolStats } from '../gpu/pool';
+import type { KernelProfiler } from './profiler';
 
 export type ParamType = 'u32' | 'i32' | 'f32';
 
@@ -49,6 +50,8 @@ export class Engine {
   private stagingToDestroy: GPUBuffer[] = [];
   /** Counts of work done, for tests and benchmarks. */
   readonly counters = { dispatches: 0, submits: 0, reads: 0 };
+  /** Set to time every kernel on the GPU (nn/profiler.ts); undefined (the default) costs nothing. */
+  profiler: KernelProfiler | undefined;
 
   constructor(gpu: Gpu) {
     this.gpu = gpu;
@@ -129,7 +132,7 @@ export class Engine {
     this.device.pushErrorScope('validation');
     const encoder = this.commandEncoder();
     const bindGroup = this.device.createBindGroup({ label: kernel.label, layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = encoder.beginComputePass({ label: kernel.label });
+    const pass = encoder.beginComputePass({ label: kernel.label, timestampWrites: this.profiler?.pass(kernel.label) });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -160,8 +163,10 @@ export class Engine {
     if (this.uniformSlots > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData, 0, this.uniformSlots * UNIFORM_SLOT);
     // A batch holding an invalid command cannot be finished or submitted; that error follows the one
     // the command itself raised (already pending), so it is reported, in order, after it.
+    const afterSubmit = this.profiler?.resolve(this.encoder);
     this.device.pushErrorScope('validation');
     this.device.queue.submit([this.encoder.finish()]);
+    afterSubmit?.();
     this.pending.push(this.device.popErrorScope().then((e) => (e ? new GpuError('validation', 'engine.batch', e.message) : null)));
     this.counters.submits++;
     this.encoder = null;
