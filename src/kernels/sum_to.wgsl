@@ -1,14 +1,18 @@
 // Sum over a set of axes (keeping them as size 1): out[o] = sum over the reduced axes of x.
 // Shapes are left-padded to rank 6. keep_k is the output's size on axis k (1 where reduced), red_k the
 // input's size on reduced axes (1 elsewhere), stride_k the input's stride. One invocation per output
-// element, looping over `count` inputs: no workgroup memory or barriers (expensive on CPU adapters),
-// but only n_out-way parallel, so a reduction to few outputs (a bias gradient) is slow on a real GPU.
-// Accumulates in f32 with pairwise blocks of 64 to keep the error near sqrt(count) ulp.
+// element and chunk, looping over `chunk` inputs: no workgroup memory or barriers (expensive on CPU adapters).
+// With chunk = count the kernel is only n_out-way parallel, which made a bias gradient at 8,192 rows take
+// 1.8 ms on an H200 (sum_to was 55% of a Shapes teacher step); on GPUs reduce.ts splits the reduced range into
+// chunks (invocation o + n * c sums chunk c of output o into out[o + n * c]) and sums the partials in a second
+// pass. Accumulates in f32 with pairwise blocks of 64 to keep the error near sqrt(count) ulp.
 override WORKGROUP_SIZE: u32 = 64u;
 
 struct Params {
   n: u32,
   count: u32,
+  chunk: u32,
+  chunks: u32,
   keep0: u32, keep1: u32, keep2: u32, keep3: u32, keep4: u32, keep5: u32,
   red0: u32, red1: u32, red2: u32, red3: u32, red4: u32, red5: u32,
   stride0: u32, stride1: u32, stride2: u32, stride3: u32, stride4: u32, stride5: u32,
@@ -31,22 +35,25 @@ fn offset_of(index: u32, s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, s5: u32) -
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-  if (o >= p.n) {
+  let index = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+  if (index >= p.n * p.chunks) {
     return;
   }
+  let o = index % p.n;
+  let first = (index / p.n) * p.chunk;
+  let last = min(first + p.chunk, p.count);
   let base = offset_of(o, p.keep0, p.keep1, p.keep2, p.keep3, p.keep4, p.keep5);
   var total = 0.0;
-  var j = 0u;
+  var j = first;
   loop {
-    if (j >= p.count) { break; }
+    if (j >= last) { break; }
     var block = 0.0;
-    let end = min(j + 64u, p.count);
+    let end = min(j + 64u, last);
     for (var r = j; r < end; r++) {
       block += x[base + offset_of(r, p.red0, p.red1, p.red2, p.red3, p.red4, p.red5)];
     }
     total += block;
     j = end;
   }
-  out[o] = total * p.scale;
+  out[index] = total * p.scale;
 }

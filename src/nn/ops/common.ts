@@ -32,3 +32,12 @@ export function pad6(values: readonly number[], fill: number): number[] {
   if (values.length > 6) throw new Error(`rank ${values.length} is over the supported 6`);
   return [...new Array<number>(6 - values.length).fill(fill), ...values];
 }
+
+/**
+ * CPU adapters. engine.isSoftwareAdapter misses Dawn's llvmpipe, whose description is "OpenGL ES 3.2 Mesa ..."
+ * and whose name is only in `device`, so that is checked here too. Kernels choose between a barrier-free form
+ * (cheap on CPUs) and a more parallel one (needed on GPUs) with it.
+ */
+export function isCpuAdapter(engine: Engine): boolean {
+  return engine.isSoftwareAdapter || /swiftshader|llvmpipe|lavapipe|softpipe/i.test(engine.adapter.device);
+}

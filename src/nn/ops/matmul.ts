@@ -37,7 +37,7 @@ import type { Engine, Kernel, ParamType } from '../engine';
 import { broadcastShapes, host, type HostTensor, stridesOf } from '../host';
 import type { Reference } from '../testing';
 import { record, type Tensor } from '../tensor';
-import { assertF32, output, pad6 } from './common';
+import { assertF32, isCpuAdapter, output, pad6 } from './common';
 import { sumTo, sumToReference } from './reduce';
 
 export interface MatmulOptions {
@@ -75,13 +75,7 @@ export function setMatmulVariant(variant: MatmulVariant | null): void {
   forcedVariant = variant;
 }
 
-/**
- * CPU adapters. engine.isSoftwareAdapter misses Dawn's llvmpipe, whose description is "OpenGL ES 3.2 Mesa ..."
- * and whose name is only in `device`, so that is checked here too.
- */
-export function isCpuAdapter(engine: Engine): boolean {
-  return engine.isSoftwareAdapter || /swiftshader|llvmpipe|lavapipe|softpipe/i.test(engine.adapter.device);
-}
+export { isCpuAdapter };
 
 /** The kernel a problem gets: the forced one or the adapter's, then 'register' where vec4 loads do not fit. */
 export function chooseMatmulVariant(engine: Engine, M: number, N: number, K: number, requested: MatmulVariant | null = forcedVariant): MatmulVariant {

@@ -2,7 +2,8 @@ import { beforeAll, describe, it } from 'vitest';
 import type { Engine } from '../engine';
 import { randn } from '../host';
 import { checkOp, testEngine } from '../testing';
-import { mean, sum, sumTo, sumToReference } from './reduce';
+import { afterEach } from 'vitest';
+import { mean, setSumChunk, sum, sumTo, sumToReference } from './reduce';
 import { broadcastToReference } from './elementwise';
 
 let engine: Engine;
@@ -47,5 +48,30 @@ describe('sumTo', () => {
       reference: { forward: ([x]) => sumToReference(x!, to), backward: ([x], dy) => [broadcastToReference(dy, x!.shape)] },
       k: from.reduce((a, b) => a * b) / to.reduce((a, b) => a * b),
     });
+  });
+});
+
+// The GPU path (reduce.ts chunkLength): the reduced range cut into chunks, partials summed in further passes.
+// Forced here so CPU adapters run it; chunk 7 over 1,000 rows needs three passes (1000 -> 143 -> 21 -> 3 -> 1).
+describe('chunked reductions', () => {
+  afterEach(() => setSumChunk(null));
+  it.each([
+    [[1000, 3], [3], 7],
+    [[2, 130, 5], [1, 1, 5], 64],
+    [[3, 67, 1], [3, 1, 1], 5],
+    [[333], [1], 64],
+  ])('sums %j down to %j in chunks of %i', async (from, to, chunk) => {
+    setSumChunk(chunk);
+    await checkOp(engine, {
+      inputs: [randn(from, 9)],
+      gpu: ([x]) => sumTo(x!, to),
+      reference: { forward: ([x]) => sumToReference(x!, to), backward: ([x], dy) => [broadcastToReference(dy, x!.shape)] },
+      k: from.reduce((a, b) => a * b) / to.reduce((a, b) => a * b),
+    });
+  });
+  it('computes a mean the same way', async () => {
+    setSumChunk(16);
+    const { reduceReference } = await import('./reduce');
+    await checkOp(engine, { inputs: [randn([40, 9], 3)], gpu: ([x]) => mean(x!, 0, false), reference: reduceReference(0, false, true), k: 40 });
   });
 });

@@ -3,13 +3,15 @@
 import sumToSource from '../../kernels/sum_to.wgsl?raw';
 import { host, type HostTensor, stridesOf } from '../host';
 import { record, type Tensor } from '../tensor';
-import { assertF32, launch1d, output, pad6, sameShape } from './common';
+import { assertF32, isCpuAdapter, launch1d, output, pad6, sameShape } from './common';
 import { broadcastTo, broadcastToReference, scale } from './elementwise';
 import { reshapeView } from './view';
 
 const SUM_PARAMS = {
   n: 'u32',
   count: 'u32',
+  chunk: 'u32',
+  chunks: 'u32',
   ...Object.fromEntries(['keep', 'red', 'stride'].flatMap((p) => [0, 1, 2, 3, 4, 5].map((i) => [`${p}${i}`, 'u32' as const]))),
   scale: 'f32',
 } as const;
@@ -23,21 +25,51 @@ function normaliseAxes(axes: number | readonly number[] | undefined, rank: numbe
   });
 }
 
+/**
+ * Inputs each invocation sums on a GPU when the outputs alone leave it idle (fewer than CHUNKED_BELOW outputs):
+ * the reduced range is cut into chunks of this length and the partials summed in a further pass. Measured on an
+ * H200 (scripts/device/call2.sh): sum_to took 105 of 190 ms of a Shapes teacher step at batch 128 unchunked.
+ */
+const CHUNK = 64;
+const CHUNKED_BELOW = 65536;
+
+/** Chunk length for a reduction (count inputs into n outputs): count itself (one pass) on CPU adapters. */
+function chunkLength(x: Tensor, n: number, count: number): number {
+  if (chunkOverride !== null) return chunkOverride;
+  return !isCpuAdapter(x.engine) && count > 4 * CHUNK && n < CHUNKED_BELOW ? CHUNK : count;
+}
+
+let chunkOverride: number | null = null;
+
+/** Tests: force a chunk length for every reduction (null: choose per adapter), so CPU adapters run the GPU path. */
+export function setSumChunk(chunk: number | null): void {
+  chunkOverride = chunk;
+}
+
 function reduceKeepDims(x: Tensor, axes: readonly number[], factor: number): Tensor {
   const keepShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const out = output(x.engine, keepShape, 'sum');
-  const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
+  const n = keepShape.reduce((a, b) => a * b, 1);
+  const count = axes.reduce((m, a) => m * x.shape[a]!, 1);
+  const chunk = Math.max(1, Math.min(chunkLength(x, n, count), count));
+  const chunks = Math.max(1, Math.ceil(count / chunk));
+  // Several chunks: partial sums [chunks, ...keepShape], then summed over the first axis (possibly chunked again).
+  const out = output(x.engine, chunks > 1 ? [chunks, ...keepShape] : keepShape, 'sum');
   const keep = pad6(keepShape, 1);
   const red = pad6(x.shape.map((d, i) => (axes.includes(i) ? d : 1)), 1);
   const strides = pad6(stridesOf(x.shape), 0);
-  const params: Record<string, number> = { n: out.size, count, scale: factor };
+  const params: Record<string, number> = { n, count, chunk, chunks, scale: chunks > 1 ? 1 : factor };
   for (let i = 0; i < 6; i++) {
     params[`keep${i}`] = keep[i]!;
     params[`red${i}`] = red[i]!;
     params[`stride${i}`] = strides[i]!;
   }
-  launch1d(x.engine, sumKernel, out.size, { bindings: [x.buffer, out.buffer], params });
-  return out;
+  launch1d(x.engine, sumKernel, n * chunks, { bindings: [x.buffer, out.buffer], params });
+  if (chunks === 1) return out;
+  const total = reduceKeepDims(out, [0], factor);
+  out.dispose();
+  const summed = total.view(keepShape);
+  total.dispose();
+  return summed;
 }
 
 function reduce(x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean, mean: boolean): Tensor {
