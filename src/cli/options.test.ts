@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkpointSpacing, parsePretrainOptions } from './options';
+import { checkpointSpacing, maxSeconds, parsePretrainOptions } from './options';
 import { emaDecayAt, formatDuration, learningRateAt, streamSeed } from './trainLoop';
 
 describe('parsePretrainOptions', () => {
@@ -25,6 +25,12 @@ describe('parsePretrainOptions', () => {
   it('reads a learning rate and its decay', () => {
     const options = parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr', '1e-3', '--lr-decay', 'cosine', '--sigma-shift', '3']);
     expect([options.lr, options.lrDecay, options.sigmaShift]).toEqual([1e-3, 'cosine', 3]);
+  });
+  it('reads a time budget in minutes, refusing a non-positive one', () => {
+    const options = parsePretrainOptions(['--seed', '1', '--steps', '9', '--out', 'x', '--max-minutes', '6.5']);
+    expect(maxSeconds(options)).toBe(390);
+    expect(maxSeconds(parsePretrainOptions(['--seed', '1', '--steps', '9', '--out', 'x']))).toBeUndefined();
+    expect(() => parsePretrainOptions(['--seed', '1', '--steps', '9', '--out', 'x', '--max-minutes', '0'])).toThrow('--max-minutes must be a positive number, got "0"');
   });
   it('spaces checkpoints about 20 per run, at least 50 steps apart, unless told', () => {
     const base = parsePretrainOptions(['--seed', '1', '--steps', '4000', '--out', 'x']);

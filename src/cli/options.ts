@@ -22,13 +22,15 @@ export interface PretrainOptions {
   lrDecay?: 'constant' | 'cosine';
   /** Shapes only: training noise levels s -> shift(s, k) after the logit-normal draw (default 1: none). */
   sigmaShift?: number;
+  /** Wall-clock budget in minutes: checkpoint and stop after the step that crosses it (trainLoop's maxSeconds). */
+  maxMinutes?: number;
 }
 
 export class UsageError extends Error {}
 
 export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator --seed S --steps N --out DIR
          [--batch B] [--adapter llvmpipe|swiftshader|default] [--resume] [--checkpoint-every K] [--log-every K]
-         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K]`;
+         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M]`;
 
 function integer(value: string | undefined, name: string, minimum: number): number | undefined {
   if (value === undefined) return undefined;
@@ -60,6 +62,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
         lr: { type: 'string' },
         'lr-decay': { type: 'string' },
         'sigma-shift': { type: 'string' },
+        'max-minutes': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -96,6 +99,11 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
     if (!(k > 0 && Number.isFinite(k))) throw new UsageError(`--sigma-shift must be a positive number, got "${values['sigma-shift']}"`);
     options.sigmaShift = k;
   }
+  if (values['max-minutes'] !== undefined) {
+    const m = Number(values['max-minutes']);
+    if (!(m > 0 && Number.isFinite(m))) throw new UsageError(`--max-minutes must be a positive number, got "${values['max-minutes']}"`);
+    options.maxMinutes = m;
+  }
   return options;
 }
 
@@ -103,3 +111,6 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
 export function checkpointSpacing(options: PretrainOptions): number {
   return options.checkpointEvery ?? Math.max(50, Math.ceil(options.steps / 20));
 }
+
+/** --max-minutes in seconds (undefined: no budget). */
+export const maxSeconds = (options: PretrainOptions): number | undefined => (options.maxMinutes === undefined ? undefined : options.maxMinutes * 60);

@@ -16,16 +16,8 @@ const MODELS: Record<string, Pretrainer> = {
       await pretrainToy2d(engine, options);
     }),
   evaluator: async (options) => {
-    let module: { pretrainEvaluator?: (options: PretrainOptions) => Promise<unknown> };
-    try {
-      // Through a variable: the file is another engineer's and may not exist yet, which must not fail the type check.
-      const path = './evaluator';
-      module = await import(/* @vite-ignore */ path);
-    } catch (error) {
-      throw new Error(`pretrain evaluator: src/cli/evaluator.ts could not be loaded (not written yet?): ${(error as Error).message}`);
-    }
-    if (typeof module.pretrainEvaluator !== 'function') throw new Error('pretrain evaluator: src/cli/evaluator.ts does not export pretrainEvaluator(options)');
-    await module.pretrainEvaluator(options);
+    const { pretrainEvaluator } = await import('./evaluator');
+    await pretrainEvaluator(options);
   },
 };
 
@@ -33,7 +25,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [model, ...rest] = argv;
   try {
     if (!model || !Object.hasOwn(MODELS, model)) throw new UsageError(`pretrain: the first argument must be one of ${Object.keys(MODELS).join(', ')}, got ${JSON.stringify(model ?? '')}`);
-    await MODELS[model]!(parsePretrainOptions(rest));
+    const options = parsePretrainOptions(rest);
+    if (options.maxMinutes !== undefined && model !== 'shapes') throw new UsageError(`--max-minutes is supported for shapes only (the long run); ${model} runs to --steps`);
+    await MODELS[model]!(options);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {

@@ -25,7 +25,7 @@ import { saveModule } from '../nn/safetensors';
 import { fromArray } from '../nn/tensor';
 import { checkSameRun, readCheckpointState, restoreCheckpoint } from './checkpoint';
 import { writeImageGrid } from './imageGrid';
-import { checkpointSpacing, type PretrainOptions } from './options';
+import { checkpointSpacing, maxSeconds, type PretrainOptions } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 import { formatDuration, type LoopSummary, streamSeed, trainLoop, type TrainingSchedule } from './trainLoop';
 
@@ -111,15 +111,16 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
 
   const summary =
     startStep >= steps
-      ? { steps: 0, skipped: 0, seconds: 0, finalLoss: NaN }
+      ? { steps: 0, skipped: 0, seconds: 0, finalLoss: NaN, reached: startStep }
       : await trainLoop(
           engine,
           run,
-          { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: identity, ...schedule },
+          { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: identity, ...schedule, maxSeconds: maxSeconds(options) },
           (step) => shapesStepLoss(engine, model, seed, step, batch, options.sigmaShift ?? 1),
         );
 
-  await writeShapesTeacher(out, ema, { ...identity, steps });
+  // steps = what the weights have seen (fewer than asked when --max-minutes stopped the run).
+  await writeShapesTeacher(out, ema, { ...identity, steps: summary.reached });
   let grid = '(no samples)';
   if (sampleCaptions.length > 0) {
     const images = await sampleShapes(ema, sampleCaptions, { guidance: 4, steps: 50, seed: 12345 });
