@@ -22,3 +22,7 @@ export function trainingBatchSeed(seed: number, step: number): number {
 }
 /** Renders the training run checks its progress on (disjoint from the held-out set, so that set stays unseen). */
 export const VALIDATION_SEED = EVALUATION_BASE + 3;
+/** The 1,000 (or --count) random captions a teacher's prompt accuracy and FD are measured on (src/cli/measure.ts). */
+export const TEACHER_CAPTIONS_SEED = EVALUATION_BASE + 4;
+/** The noise those measurements start from (plus the index of each chunk of captions). */
+export const TEACHER_NOISE_SEED = EVALUATION_BASE + 5;

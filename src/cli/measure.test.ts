@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { parseMeasureOptions } from './measure';
+
+describe('parseMeasureOptions', () => {
+  it("defaults to issue 4's protocol: 1,000 captions, 50 Euler steps, guidance 4, metrics.json in the run", () => {
+    expect(parseMeasureOptions(['--run', 'runs/t'])).toEqual({
+      run: 'runs/t',
+      evaluator: 'models/evaluator',
+      count: 1000,
+      steps: 50,
+      guidance: [4],
+      batch: 250,
+      adapter: 'llvmpipe',
+      out: 'runs/t/metrics.json',
+    });
+  });
+  it('reads a guidance sweep and refuses bad values, naming the flag', () => {
+    expect(parseMeasureOptions(['--run', 'r', '--guidance', '4,2.5,6']).guidance).toEqual([4, 2.5, 6]);
+    expect(() => parseMeasureOptions(['--run', 'r', '--guidance', '4,x'])).toThrow('--guidance takes positive numbers');
+    expect(() => parseMeasureOptions(['--count', '5'])).toThrow('--run is required');
+    expect(() => parseMeasureOptions(['--run', 'r', '--steps', '0'])).toThrow('--steps must be an integer >= 1, got "0"');
+    expect(() => parseMeasureOptions(['--run', 'r', '--adapter', 'cuda'])).toThrow('--adapter must be one of');
+  });
+});

@@ -1,0 +1,160 @@
+// `npm run measure -- --run runs/<teacher> [--evaluator models/evaluator] [--count 1000] [--steps 50] [--guidance 4]
+//   [--batch 250] [--adapter llvmpipe|swiftshader|default]`
+// The teacher's quality as issue 4 defines it, on our engine: `count` random captions from the grammar (seed
+// TEACHER_CAPTIONS_SEED, src/eval/seeds.ts), one image each by Euler over `steps` steps with classifier-free guidance
+// (noise seed = TEACHER_NOISE_SEED + chunk index), read by the attribute evaluator:
+//   promptAccuracy  fraction of images showing every attribute their caption states (our GenEval analogue)
+//   fdReal          Frechet distance of the evaluator's features to 2,000 real renders (REAL_REFERENCE_SEED)
+// Several guidance weights (--guidance 2,3,4) are measured on the same captions and noise; the first is the one
+// written as the run's metrics (bundle.ts merges <run>/metrics.json into the manifest), all are kept under
+// `guidanceSweep`. Costs count * steps * 2 denoiser forwards: about 45 minutes on 2 CPU cores, seconds on a GPU.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { makeBatch } from '../data/dataset';
+import { type RealComparison, measureAgainstReal, realFeatureStatistics } from '../eval/evaluate';
+import { TEACHER_CAPTIONS_SEED, TEACHER_NOISE_SEED } from '../eval/seeds';
+import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import { loadEvaluator } from '../nets/evaluator';
+import type { Engine } from '../nn/engine';
+import { loadModule } from '../nn/safetensors';
+import { readBytes } from './checkpoint';
+import { withEngine } from './engine';
+import { UsageError } from './options';
+import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
+
+export const MEASURE_USAGE = `usage: npm run measure -- --run RUN_DIR [--evaluator DIR (default models/evaluator)] [--count N (default 1000)]
+         [--steps N (default 50)] [--guidance W[,W...] (default 4)] [--batch N (default 250)] [--adapter KIND] [--out FILE]`;
+
+export interface MeasureOptions {
+  run: string;
+  evaluator: string;
+  count: number;
+  steps: number;
+  guidance: number[];
+  batch: number;
+  adapter: NodeAdapterKind;
+  out: string;
+}
+
+function positiveInteger(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be an integer >= 1, got "${value}"`);
+  return n;
+}
+
+export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        run: { type: 'string' },
+        evaluator: { type: 'string', default: 'models/evaluator' },
+        count: { type: 'string', default: '1000' },
+        steps: { type: 'string', default: '50' },
+        guidance: { type: 'string', default: '4' },
+        batch: { type: 'string', default: '250' },
+        adapter: { type: 'string', default: 'llvmpipe' },
+        out: { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (!values.run) throw new UsageError('--run is required');
+  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(values.adapter!)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}`);
+  const guidance = values.guidance!.split(',').map((w) => {
+    const n = Number(w);
+    if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--guidance takes positive numbers separated by commas, got "${values.guidance}"`);
+    return n;
+  });
+  return {
+    run: values.run,
+    evaluator: values.evaluator!,
+    count: positiveInteger(values.count!, 'count'),
+    steps: positiveInteger(values.steps!, 'steps'),
+    guidance,
+    batch: positiveInteger(values.batch!, 'batch'),
+    adapter: values.adapter as NodeAdapterKind,
+    out: values.out ?? join(values.run, 'metrics.json'),
+  };
+}
+
+/** The teacher of a pretraining run folder (config.json + the EMA weights it wrote). */
+export function loadTeacherRun(engine: Engine, run: string): ShapesTextToImage {
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+  const modelConfig: ShapesModelConfig = { textEncoder: config.textEncoder, denoiser: config.denoiser };
+  const model = new ShapesTextToImage(engine, modelConfig);
+  loadModule(model.denoiser, readBytes(join(run, 'teacher.safetensors')));
+  loadModule(model.textEncoder, readBytes(join(run, 'text-encoder.safetensors')));
+  return model;
+}
+
+export interface GuidanceMeasurement {
+  guidance: number;
+  promptAccuracy: number;
+  fdReal: number;
+  perAttribute: RealComparison['perAttribute'];
+  /** Sampling wall time per image (all steps, both CFG branches), on this adapter. */
+  msPerImage: number;
+}
+
+export async function measureTeacher(engine: Engine, options: MeasureOptions, log = console.log): Promise<Record<string, unknown>> {
+  const model = loadTeacherRun(engine, options.run);
+  const evaluator = loadEvaluator(engine, readBytes(join(options.evaluator, 'evaluator.safetensors')));
+  const captions = makeBatch(TEACHER_CAPTIONS_SEED, options.count);
+  const real = await realFeatureStatistics(engine, evaluator, { count: 2000 });
+  const sweep: GuidanceMeasurement[] = [];
+  for (const guidance of options.guidance) {
+    const images = new Float32Array(captions.images.length);
+    const started = performance.now();
+    for (let start = 0, chunk = 0; start < options.count; start += options.batch, chunk++) {
+      const end = Math.min(options.count, start + options.batch);
+      const part = await sampleShapes(model, captions.captions.slice(start, end), { guidance, steps: options.steps, seed: TEACHER_NOISE_SEED + chunk });
+      images.set(part, start * (images.length / options.count));
+      log(`[measure] guidance ${guidance}: ${end}/${options.count} images`);
+    }
+    const msPerImage = (performance.now() - started) / options.count;
+    const result = await measureAgainstReal(engine, evaluator, images, captions.statements, { real });
+    sweep.push({ guidance, promptAccuracy: result.promptAccuracy, fdReal: result.frechetDistance, perAttribute: result.perAttribute, msPerImage });
+    log(`[measure] guidance ${guidance}: prompt accuracy ${(100 * result.promptAccuracy).toFixed(1)}%, FD to real ${result.frechetDistance.toFixed(3)}, ${msPerImage.toFixed(1)} ms/image`);
+  }
+  const first = sweep[0]!;
+  const a = engine.adapter;
+  return {
+    promptAccuracy: first.promptAccuracy,
+    fdReal: first.fdReal,
+    perAttribute: first.perAttribute,
+    measuredWith: {
+      command: `npm run measure -- --run ${options.run} --count ${options.count} --steps ${options.steps} --guidance ${options.guidance.join(',')}`,
+      captions: { count: options.count, seed: TEACHER_CAPTIONS_SEED, source: 'makeBatch(seed, count).captions (src/data/dataset.ts)' },
+      sampler: { name: 'euler', steps: options.steps, guidance: first.guidance, noiseSeed: `${TEACHER_NOISE_SEED} + chunk of ${options.batch}` },
+      fdReference: { images: 2000, seed: real.count === 2000 ? 'REAL_REFERENCE_SEED (src/eval/seeds.ts)' : null },
+      evaluator: options.evaluator,
+      adapter: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / '),
+      date: new Date().toISOString(),
+    },
+    guidanceSweep: sweep.map(({ perAttribute: _, ...rest }) => rest),
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let options: MeasureOptions;
+  try {
+    options = parseMeasureOptions(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n${MEASURE_USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  await withEngine(options.adapter, async (engine) => {
+    const metrics = await measureTeacher(engine, options);
+    writeFileSync(options.out, `${JSON.stringify(metrics, null, 2)}\n`);
+    console.log(`[measure] wrote ${options.out}`);
+  });
+  return 0;
+}
