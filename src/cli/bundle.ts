@@ -173,6 +173,7 @@ function provenance(options: BundleOptions, training: Record<string, unknown>): 
   for (const key of ['seed', 'steps'] as const) if (Number.isSafeInteger(training[key])) p[key] = training[key] as number;
   if (typeof training.wallSeconds === 'number') p.wallSeconds = training.wallSeconds;
   if (typeof training.adapter === 'string') p.adapter = training.adapter;
+  if (typeof training.command === 'string') p.training = training.command;
   return p;
 }
 

@@ -12,6 +12,7 @@ describe('parsePretrainOptions', () => {
       adapter: 'llvmpipe',
       resume: true,
       logEvery: 10,
+      argv: ['--seed', '1', '--steps', '300', '--out', 'runs/x', '--batch', '16', '--resume'],
     });
   });
   it('refuses a missing, malformed or unknown flag, naming it', () => {

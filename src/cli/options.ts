@@ -22,6 +22,8 @@ export interface PretrainOptions {
   lrDecay?: 'constant' | 'cosine';
   /** Shapes only: training noise levels s -> shift(s, k) after the logit-normal draw (default 1: none). */
   sigmaShift?: number;
+  /** The flags as given (for provenance). */
+  argv?: readonly string[];
   /** Wall-clock budget in minutes: checkpoint and stop after the step that crosses it (trainLoop's maxSeconds). */
   maxMinutes?: number;
 }
@@ -79,6 +81,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
     adapter: adapter as NodeAdapterKind,
     resume: values.resume!,
     logEvery: integer(values['log-every'], 'log-every', 1)!,
+    argv: [...argv],
   };
   const batch = integer(values.batch, 'batch', 1);
   if (batch !== undefined) options.batch = batch;

@@ -96,10 +96,12 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   const identity = { seed, batch, config, training, rng };
 
   let startStep = 0;
+  let wallSeconds = 0;
   if (options.resume && readCheckpointState(out)) {
     const saved = restoreCheckpoint(out, run);
     checkSameRun(saved, identity, ['seed', 'batch', 'config', 'training']);
     startStep = saved.step;
+    wallSeconds = typeof saved.wallSeconds === 'number' ? saved.wallSeconds : 0;
     console.log(`[shapes] resumed from step ${startStep} in ${out}`);
   } else if (options.resume) {
     console.log(`[shapes] --resume: no checkpoint in ${out} yet; starting at step 0`);
@@ -111,16 +113,24 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
 
   const summary =
     startStep >= steps
-      ? { steps: 0, skipped: 0, seconds: 0, finalLoss: NaN, reached: startStep }
+      ? { steps: 0, skipped: 0, seconds: 0, finalLoss: NaN, reached: startStep, wallSeconds }
       : await trainLoop(
           engine,
           run,
-          { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: identity, ...schedule, maxSeconds: maxSeconds(options) },
+          { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: { ...identity, wallSeconds }, ...schedule, maxSeconds: maxSeconds(options) },
           (step) => shapesStepLoss(engine, model, seed, step, batch, options.sigmaShift ?? 1),
         );
 
   // steps = what the weights have seen (fewer than asked when --max-minutes stopped the run).
-  await writeShapesTeacher(out, ema, { ...identity, steps: summary.reached });
+  // Provenance for the bundle (bundle.ts reads it from config.json's training): wall time over all sessions.
+  const a = engine.adapter;
+  await writeShapesTeacher(out, ema, {
+    ...identity,
+    steps: summary.reached,
+    wallSeconds: Math.round(summary.wallSeconds),
+    adapter: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / '),
+    command: `npm run pretrain -- shapes ${options.argv?.join(' ') ?? ''}`.trim(),
+  });
   let grid = '(no samples)';
   if (sampleCaptions.length > 0) {
     const images = await sampleShapes(ema, sampleCaptions, { guidance: 4, steps: 50, seed: 12345 });

@@ -49,6 +49,8 @@ export interface LoopSummary {
   finalLoss: number;
   /** The step count reached (options.steps, or fewer when maxSeconds stopped the run). */
   reached: number;
+  /** Training wall time of the whole run: this session's plus state.wallSeconds (earlier sessions, from the checkpoint). */
+  wallSeconds: number;
 }
 
 /** The learning rate of step `step` (0-based) of a run of `steps` steps. */
@@ -106,6 +108,7 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
   const started = performance.now();
   let timedFrom: { step: number; time: number } | null = null;
   let reached = startStep;
+  const priorSeconds = typeof options.state.wallSeconds === 'number' ? options.state.wallSeconds : 0;
   // SENSEFLOW_PROFILE=N: time every kernel on the GPU over N steps (after 3 warm-up steps) and print the table.
   const profileSteps = Number(process.env.SENSEFLOW_PROFILE ?? 0);
   let profiling: { from: number; time: number } | null = null;
@@ -163,7 +166,7 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
     }
     const outOfTime = options.maxSeconds !== undefined && (performance.now() - started) / 1000 >= options.maxSeconds && done < steps;
     if (done % checkpointEvery === 0 || done === steps || outOfTime) {
-      const state: TrainingState = { ...options.state, step: done };
+      const state: TrainingState = { ...options.state, step: done, wallSeconds: priorSeconds + (performance.now() - started) / 1000 };
       await writeCheckpoint(out, run, state);
     }
     if (outOfTime) {
@@ -172,5 +175,6 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
     }
   }
   const finalLoss = recent.length > 0 ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN;
-  return { steps: reached - startStep, skipped, seconds: (performance.now() - started) / 1000, finalLoss, reached };
+  const seconds = (performance.now() - started) / 1000;
+  return { steps: reached - startStep, skipped, seconds, finalLoss, reached, wallSeconds: priorSeconds + seconds };
 }

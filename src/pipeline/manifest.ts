@@ -106,6 +106,8 @@ export interface Provenance {
   adapter?: string;
   /** The run folder or the upstream model it came from. */
   source?: string;
+  /** The command that trained it. */
+  training?: string;
 }
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -345,7 +347,7 @@ function readFiles(root: FieldReader): BundleFile[] {
 }
 
 function readProvenance(r: FieldReader): Provenance {
-  r.keys(['command', 'commit', 'date', 'seed', 'steps', 'wallSeconds', 'adapter', 'source']);
+  r.keys(['command', 'commit', 'date', 'seed', 'steps', 'wallSeconds', 'adapter', 'source', 'training']);
   const provenance: Provenance = { command: r.string('command'), commit: r.string('commit'), date: r.string('date') };
   if (Number.isNaN(Date.parse(provenance.date))) r.fail('date', `is "${provenance.date}", not an ISO 8601 date`);
   for (const key of ['seed', 'steps'] as const) {
@@ -354,7 +356,7 @@ function readProvenance(r: FieldReader): Provenance {
   }
   const wallSeconds = r.optional('wallSeconds', (o, k) => o.number(k, { min: 0 }));
   if (wallSeconds !== undefined) provenance.wallSeconds = wallSeconds;
-  for (const key of ['adapter', 'source'] as const) {
+  for (const key of ['adapter', 'source', 'training'] as const) {
     const v = r.optional(key, (o, k) => o.string(k));
     if (v !== undefined) provenance[key] = v;
   }
