@@ -11,6 +11,9 @@ const require = createRequire(import.meta.url);
 const ortDist = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm'));
 const ortVersion: string = JSON.parse(readFileSync(join(ortDist, '..', 'package.json'), 'utf8')).version;
 
+/** Tests that need a browser's storage (IndexedDB, OPFS): vitest.browser.config.ts runs them, the Node run skips them. */
+export const BROWSER_ONLY_TESTS = ['src/state/history.test.ts', 'src/pipeline/modelCache.test.ts'];
+
 // We serve ORT's wasm runtime ourselves under /ort/ rather than let ORT fetch it from a CDN, so the app
 // works offline and always pairs the JS and the wasm of one build.
 
@@ -68,6 +71,7 @@ export default defineConfig({
   },
   test: {
     include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
+    exclude: ['**/node_modules/**', ...BROWSER_ONLY_TESTS],
     environment: 'node',
     // GPU tests share one software adapter; running files in parallel on two cores only thrashes it.
     fileParallelism: false,
