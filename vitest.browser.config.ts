@@ -9,7 +9,7 @@ import base, { BROWSER_ONLY_TESTS } from './vite.config.ts';
 export default defineConfig({
   ...base,
   test: {
-    include: ['src/nn/**/*.test.ts', 'src/onnx/exportNets.test.ts', 'src/pipeline/pngMeta.test.ts', ...BROWSER_ONLY_TESTS],
+    include: ['src/nn/**/*.test.ts', 'src/onnx/exportNets.test.ts', 'src/pipeline/pngMeta.test.ts', 'src/pipeline/generateWebgpu.test.ts', ...BROWSER_ONLY_TESTS],
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -1,0 +1,355 @@
+// The inference pipeline: a loaded model bundle (bundle.ts) as text-to-image generation on ONE execution provider,
+// the same code in the app's Worker and in the Node CLIs (no DOM).
+//
+//   const pipeline = await Pipeline.create(ort, await loadBundle(source), { provider: 'webgpu' });
+//   const result = await pipeline.generate({ prompt: 'a red circle on a blue background', seed: 7, steps: 4 }, { signal });
+//
+// - Provider: every ORT session (text encoder, denoiser, step graphs, decoder) is created with exactly the one
+//   provider asked for, never a list ORT could fall back along silently; the result names it. Where WebGPU is
+//   missing (webGpuAvailability()), the caller creates a 'wasm' pipeline and says so.
+// - Prompt: transformers.js' AutoTokenizer over the bundle's tokenizer files (from the bundle's bytes; nothing
+//   remote), then the bundle's text encoder as an ORT session (generateText.ts).
+// - Sampling (generatePlan.ts, generateSampler.ts): Euler (the teacher's sampler, with classifier-free guidance when
+//   guidance != 1: text and empty-caption rows in one batched denoiser call) or SenseFlow's x0-renoise at the anchors
+//   (few-step students), for flow bundles, and the same two for epsilon-prediction bundles. N images from seeds
+//   seed .. seed + N - 1 in one denoiser call per step; the noise is drawn on the host (noise.ts), so a seed gives the
+//   same image in Node and in the browser.
+// - WebGPU: session outputs stay in GPU buffers (preferredOutputLocation 'gpu-buffer') from the text encoder to
+//   the last step; the final image (and the per-step x0 previews, when asked) are the only reads.
+// - One generation at a time per pipeline (a second call waits); AbortSignal checked between steps (rejects with
+//   an AbortError, the pipeline stays usable); LatestWins (generateLatest.ts) for "a new prompt replaces the old".
+import type { Ort } from '../onnx/exportOrt';
+import type { LoadedBundle } from './bundle';
+import { BundleError, type Manifest } from './manifest';
+import { levelsFor, planSampler, SAMPLER_NAMES, type SamplerName } from './generatePlan';
+import { type DenoiseCall, runSampler, type StepReport, throwIfAborted } from './generateSampler';
+import { createSession, type OrtSession, type SessionOptions } from './generateSession';
+import { affineGraphModel, StepGraphs } from './generateStepGraph';
+import { inputType, numberTensor, TextConditioner, withExternalData } from './generateText';
+import { imageSeed, isSeed } from './noise';
+
+export { LatestWins } from './generateLatest';
+export { abortError } from './generateSampler';
+export type { SamplerName, StepReport };
+
+type OrtTensor = InstanceType<Ort['Tensor']>;
+
+export type ExecutionProvider = 'webgpu' | 'wasm';
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['webgpu', 'wasm'];
+
+/** Most images one call makes (one denoiser batch; twice that many rows with guidance). */
+export const MAX_BATCH = 64;
+
+export interface PipelineOptions {
+  provider: ExecutionProvider;
+}
+
+export interface GenerateRequest {
+  prompt: string;
+  /** Integer in [0, 2^32): image b of the batch uses seed + b. */
+  seed: number;
+  /** Default: the manifest's steps.default. A few-step model runs only at its listed step counts. */
+  steps?: number;
+  /** Default: 'x0' (x0-renoise) for a few-step model (schedule 'anchors'), 'euler' for a teacher. */
+  sampler?: SamplerName;
+  /** Classifier-free guidance weight; 1 = none (one denoiser row per image). Default: the manifest's. */
+  guidance?: number;
+  /** Images, from seeds seed .. seed + batch - 1. Default 1. */
+  batch?: number;
+  /** Read back each step's x0 estimate (StepReport.previews, GeneratedImage.previews; pixel-space models only). */
+  previews?: boolean;
+}
+
+export interface GenerateOptions {
+  signal?: AbortSignal;
+  /** After every step (with the previews when asked for). */
+  onStep?: (report: StepReport) => void;
+}
+
+/** The request with every default filled in: what reproduces the images (and what a PNG's text chunks hold). */
+export interface GenerateSettings {
+  prompt: string;
+  seed: number;
+  steps: number;
+  sampler: SamplerName;
+  guidance: number;
+  batch: number;
+  /** The noise levels the denoiser ran at (flow s, or epsilon timesteps). */
+  levels: number[];
+}
+
+export interface GeneratedImage {
+  seed: number;
+  width: number;
+  height: number;
+  channels: number;
+  /** [channels, height, width], float in [-1, 1] (not clamped). */
+  chw: Float32Array;
+  /** width x height RGBA, row-major, alpha 255. */
+  rgba: Uint8ClampedArray;
+  /** Each step's x0 estimate (CHW), when previews were asked for. */
+  previews: Float32Array[];
+}
+
+export interface GenerateTimings {
+  tokenizeMs: number;
+  textEncoderMs: number;
+  /** Per step: denoiser, update and preview reads. */
+  stepMs: number[];
+  /** Per step: the denoiser call alone. On WebGPU, ORT returns once the work is queued, so the GPU time shows up in decodeMs. */
+  denoiserMs: number[];
+  /** From the last step to the RGBA bytes: decoder (latent models), the read back, the conversion. */
+  decodeMs: number;
+  totalMs: number;
+  /** totalMs minus the model calls (text encoder, denoiser, decoder): tokenizing, noise, updates, reads, conversion. */
+  pipelineOverheadMs: number;
+}
+
+export interface GenerateResult {
+  images: GeneratedImage[];
+  settings: GenerateSettings;
+  /** The execution provider every session ran on. */
+  provider: ExecutionProvider;
+  model: { name: string; sha256: string };
+  timings: GenerateTimings;
+}
+
+/** Whether this context can run the WebGPU provider, and why not. */
+export async function webGpuAvailability(): Promise<{ available: true } | { available: false; reason: string }> {
+  const gpu = (globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined)?.gpu;
+  if (!gpu) return { available: false, reason: 'this context has no navigator.gpu (no WebGPU: an older browser, an insecure context, or Node)' };
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return { available: false, reason: 'navigator.gpu.requestAdapter() found no adapter' };
+  } catch (error) {
+    return { available: false, reason: `requesting a WebGPU adapter failed: ${(error as Error).message}` };
+  }
+  return { available: true };
+}
+
+/** The sha256 of a bundle's denoiser ONNX file, as its manifest lists it (the model's identity in PNG metadata). */
+export function denoiserSha256(manifest: Manifest): string {
+  const entry = manifest.files.find((f) => f.path === manifest.denoiser.onnx);
+  if (!entry) throw new BundleError('manifest.json', 'denoiser.onnx', `names "${manifest.denoiser.onnx}", which is not in files`);
+  return entry.sha256;
+}
+
+/** CHW floats in [-1, 1] to RGBA bytes (1 channel: grey; 3 or more: the first three). */
+export function toRgba(chw: Float32Array, channels: number, width: number, height: number): Uint8ClampedArray {
+  const plane = width * height;
+  const rgba = new Uint8ClampedArray(plane * 4);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = Math.round((chw[Math.min(c, channels - 1) * plane + p]! + 1) * 127.5);
+    rgba[p * 4 + 3] = 255;
+  }
+  return rgba;
+}
+
+function sessionOptionsFor(provider: ExecutionProvider): SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    ...(provider === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+  };
+}
+
+/** [channels, height, width] of the denoiser's sample: the pixels, or the latent (from the ONNX input when it is static). */
+function sampleShape(manifest: Manifest, denoiser: OrtSession): [number, number, number] {
+  const { space, resolution } = manifest;
+  if (space.type === 'points' || !resolution) throw new BundleError('manifest.json', 'space', `is "${space.type}": the pipeline generates images (pixel or latent space)`);
+  if (space.type === 'pixel') return [space.channels, resolution.height, resolution.width];
+  const meta = denoiser.inputMetadata?.find((m) => m.name === manifest.denoiser.inputs.sample);
+  const dims = meta && meta.isTensor ? meta.shape.slice(-2) : [];
+  if (dims.length === 2 && dims.every((d) => typeof d === 'number' && d > 0)) return [space.channels, dims[0] as number, dims[1] as number];
+  // A dynamic latent size: the usual VAE's factor of 8.
+  return [space.channels, Math.round(resolution.height / 8), Math.round(resolution.width / 8)];
+}
+
+export class Pipeline {
+  readonly modelSha256: string;
+  private tail: Promise<unknown> = Promise.resolve();
+  private released = false;
+
+  private constructor(
+    private readonly ort: Ort,
+    readonly manifest: Manifest,
+    readonly provider: ExecutionProvider,
+    private readonly text: TextConditioner,
+    private readonly denoiser: OrtSession,
+    private readonly stepGraphs: StepGraphs,
+    private readonly decoder: { session: OrtSession; affine: OrtSession } | null,
+    /** [channels, height, width] of the denoised sample. */
+    readonly sampleShape: readonly [number, number, number],
+  ) {
+    this.modelSha256 = denoiserSha256(manifest);
+  }
+
+  /**
+   * A pipeline over a loaded (verified) bundle on one execution provider. `ort` is the onnxruntime-web module the
+   * caller loaded: 'onnxruntime-web/webgpu' in the browser (pipeline/ort.ts loadOrt), 'onnxruntime-web' in Node.
+   * Rejects when the provider cannot start (ORT's own message), or when the bundle is not a text-to-image model.
+   */
+  static async create(ort: Ort, bundle: LoadedBundle, options: PipelineOptions): Promise<Pipeline> {
+    const { provider } = options;
+    if (!EXECUTION_PROVIDERS.includes(provider)) throw new Error(`provider must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(provider)}`);
+    const { manifest, files } = bundle;
+    if (manifest.conditioning !== 'text') throw new BundleError('manifest.json', 'conditioning', `is "${manifest.conditioning}": the pipeline generates from text prompts`);
+    if (manifest.space.type === 'points') throw new BundleError('manifest.json', 'space', 'is "points": the pipeline generates images (pixel or latent space)');
+    const sessionOptions = sessionOptionsFor(provider);
+    const sessions: { release(): Promise<void> }[] = [];
+    const open = async (path: string, externalData?: string[]) => {
+      const session = await createSession(ort, files.get(path)!, withExternalData(sessionOptions, bundle, path, externalData));
+      sessions.push(session);
+      return session;
+    };
+    const stepGraphs = new StepGraphs(ort, sessionOptions);
+    try {
+      const denoiser = await open(manifest.denoiser.onnx, manifest.denoiser.externalData);
+      const sampleType = inputType(denoiser, manifest.denoiser.inputs.sample);
+      if (sampleType !== 'float32') throw new BundleError(manifest.denoiser.onnx, 'denoiser.inputs.sample', `is ${sampleType}; the pipeline runs float32 denoisers`);
+      const shape = sampleShape(manifest, denoiser);
+      const text = await TextConditioner.create(ort, bundle, sessionOptions, (name) => inputType(denoiser, name));
+      sessions.push(text);
+      let decoder: { session: OrtSession; affine: OrtSession } | null = null;
+      if (manifest.space.type === 'latent') {
+        if (!manifest.decoder) throw new BundleError('manifest.json', 'decoder', 'is missing (required for latent space)');
+        decoder = { session: await open(manifest.decoder.onnx, manifest.decoder.externalData), affine: await createSession(ort, affineGraphModel(), sessionOptions) };
+        sessions.push(decoder.affine);
+      }
+      await stepGraphs.prepare([false, true].flatMap((guided) => [false, true].map((renoise) => ({ guided, renoise }))));
+      return new Pipeline(ort, manifest, provider, text, denoiser, stepGraphs, decoder, shape);
+    } catch (error) {
+      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+      await stepGraphs.release();
+      throw error;
+    }
+  }
+
+  /** The request with the bundle's defaults filled in; throws an Error naming the bad setting. */
+  resolve(request: GenerateRequest): GenerateSettings {
+    const { manifest } = this;
+    if (typeof request.prompt !== 'string') throw new Error('prompt must be a string');
+    if (!isSeed(request.seed)) throw new Error(`seed must be an integer in [0, 2^32), got ${request.seed}`);
+    const steps = request.steps ?? manifest.steps.default;
+    const sampler = request.sampler ?? (manifest.steps.schedule === 'anchors' ? 'x0' : 'euler');
+    if (!SAMPLER_NAMES.includes(sampler)) throw new Error(`sampler must be one of ${SAMPLER_NAMES.join(', ')}, got ${JSON.stringify(sampler)}`);
+    const guidance = request.guidance ?? manifest.guidance.default;
+    if (!(Number.isFinite(guidance) && guidance >= 0)) throw new Error(`guidance must be a number >= 0, got ${guidance}`);
+    const batch = request.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new Error(`batch must be an integer from 1 to ${MAX_BATCH}, got ${batch}`);
+    return { prompt: request.prompt, seed: request.seed, steps, sampler, guidance, batch, levels: levelsFor(manifest, steps) };
+  }
+
+  /** Generates `batch` images; one generation runs at a time (a second call waits for the first). */
+  generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+    const run = this.tail.then(() => this.generateNow(request, options));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One small generation so the first real one does not pay for shader compilation (WebGPU) and session warm-up. */
+  async warmUp(): Promise<void> {
+    await this.generate({ prompt: '', seed: 0, steps: 1 });
+  }
+
+  private async generateNow(request: GenerateRequest, options: GenerateOptions): Promise<GenerateResult> {
+    if (this.released) throw new Error('this pipeline has been released');
+    const started = performance.now();
+    const settings = this.resolve(request);
+    const { signal } = options;
+    throwIfAborted(signal);
+    const { ort, manifest } = this;
+    const { batch, guidance } = settings;
+    const guided = guidance !== 1;
+    const plan = planSampler(manifest.kind, settings.sampler, settings.levels);
+
+    const texts = Array<string>(batch).fill(settings.prompt);
+    if (guided) texts.push(...Array<string>(batch).fill(''));
+    const text = await this.text.encode(texts);
+    let x0: OrtTensor | undefined;
+    try {
+      throwIfAborted(signal);
+      const { sample, sigma } = manifest.denoiser.inputs;
+      const prediction = manifest.denoiser.outputs.prediction;
+      const sigmaType = inputType(this.denoiser, sigma);
+      const sigmaMeta = this.denoiser.inputMetadata?.find((m) => m.name === sigma);
+      // Some exports take one timestep for the whole batch ([1]); ours take one per row.
+      const sigmaRows = sigmaMeta && sigmaMeta.isTensor && sigmaMeta.shape.length === 1 && sigmaMeta.shape[0] === 1 ? 1 : texts.length;
+      const denoise: DenoiseCall = async (x, level) => {
+        const feeds = { ...text.feeds, [sample]: x, [sigma]: numberTensor(ort, sigmaType, new Array(sigmaRows).fill(level), [sigmaRows], `denoiser input ${sigma}`) };
+        const out = await this.denoiser.run(feeds, [prediction]);
+        return out[prediction]!;
+      };
+      const sampled = await runSampler({
+        ort,
+        stepGraphs: this.stepGraphs,
+        plan,
+        guidance,
+        guided,
+        shape: this.sampleShape,
+        seed: settings.seed,
+        batch,
+        denoise,
+        previews: (request.previews ?? false) && manifest.space.type === 'pixel',
+        ...(signal ? { signal } : {}),
+        ...(options.onStep ? { onStep: options.onStep } : {}),
+      });
+      x0 = sampled.x0;
+      throwIfAborted(signal);
+
+      const decodeStarted = performance.now();
+      let decoderMs = 0;
+      let pixels: Float32Array;
+      let [channels, height, width] = this.sampleShape;
+      if (this.decoder) {
+        const space = manifest.space as Extract<Manifest['space'], { type: 'latent' }>;
+        const coefficients = new ort.Tensor('float32', Float32Array.of(1 / space.scale, space.shift ?? 0), [2]);
+        const { y } = await this.decoder.affine.run({ x: x0, coefficients });
+        const decoderStarted = performance.now();
+        const decoded = await this.decoder.session.run({ [manifest.decoder!.inputs.latent]: y! }, [manifest.decoder!.outputs.image]);
+        y!.dispose();
+        const image = decoded[manifest.decoder!.outputs.image]!;
+        pixels = (await image.getData()) as Float32Array;
+        decoderMs = performance.now() - decoderStarted;
+        [channels, height, width] = image.dims.slice(-3) as [number, number, number];
+        image.dispose();
+      } else {
+        pixels = (await x0.getData()) as Float32Array;
+      }
+      const size = channels * height * width;
+      const images = Array.from({ length: batch }, (_, b): GeneratedImage => {
+        const chw = pixels.slice(b * size, (b + 1) * size);
+        return { seed: imageSeed(settings.seed, b), width, height, channels, chw, rgba: toRgba(chw, channels, width, height), previews: sampled.previews.map((step) => step[b]!) };
+      });
+      const finished = performance.now();
+      const totalMs = finished - started;
+      const modelMs = text.textEncoderMs + sampled.denoiserMs.reduce((a, b) => a + b, 0) + decoderMs;
+      return {
+        images,
+        settings,
+        provider: this.provider,
+        model: { name: manifest.name, sha256: this.modelSha256 },
+        timings: {
+          tokenizeMs: text.tokenizeMs,
+          textEncoderMs: text.textEncoderMs,
+          stepMs: sampled.stepMs,
+          denoiserMs: sampled.denoiserMs,
+          decodeMs: finished - decodeStarted,
+          totalMs,
+          pipelineOverheadMs: totalMs - modelMs,
+        },
+      };
+    } finally {
+      text.dispose();
+      x0?.dispose();
+    }
+  }
+
+  /** Frees every session (waits for a running generation first). */
+  async release(): Promise<void> {
+    await this.tail;
+    if (this.released) return;
+    this.released = true;
+    await Promise.all([this.text.release(), this.denoiser.release(), this.stepGraphs.release(), this.decoder?.session.release(), this.decoder?.affine.release()]);
+  }
+}
