@@ -1,7 +1,8 @@
 /// <reference types="vitest/config" />
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
 import { ORT_RUNTIME_DIR, ORT_RUNTIME_FILES } from './src/pipeline/ortRuntime.ts';
@@ -41,8 +42,67 @@ function ortRuntime(): Plugin {
   };
 }
 
+// The model bundles the app ships (the Generate tab's "bundled" models): every text-to-image bundle under models/
+// (models/NAME/manifest.json, or one level deeper). The app imports their manifests from `virtual:bundled-models`
+// and fetches their files from <base>models/<folder>/ like any other bundle URL: the dev server serves the project
+// root (models/ included); the build copies exactly the files each manifest lists, so `vite preview` and any
+// static host serve the same thing. Bundles of other kinds (2D toy teachers, the evaluator) stay out.
+const BUNDLED_MODELS_MODULE = 'virtual:bundled-models';
+const modelsRoot = join(dirname(fileURLToPath(import.meta.url)), 'models');
+
+interface BundledModelEntry {
+  /** Relative to the app's base: 'models/shapes-teacher/'. */
+  path: string;
+  manifest: { name: string; conditioning?: string; space?: { type?: string }; steps?: { schedule?: string }; files?: { path: string }[] };
+}
+
+function findBundledModels(warn: (message: string) => void): BundledModelEntry[] {
+  if (!existsSync(modelsRoot)) return [];
+  const folders = readdirSync(modelsRoot, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) => [join(modelsRoot, d.name), ...readdirSync(join(modelsRoot, d.name), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(modelsRoot, d.name, e.name))]);
+  const found: BundledModelEntry[] = [];
+  for (const folder of folders) {
+    const file = join(folder, 'manifest.json');
+    if (!existsSync(file)) continue;
+    let manifest: BundledModelEntry['manifest'];
+    try {
+      manifest = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      warn(`${relative(modelsRoot, file)} is not valid JSON (${(error as Error).message}): not bundled`);
+      continue;
+    }
+    if (manifest.conditioning !== 'text' || manifest.space?.type === 'points') continue;
+    found.push({ path: `models/${relative(modelsRoot, folder).split(sep).join('/')}/`, manifest });
+  }
+  // Few-step students first (the product), then teachers; by name within each.
+  const rank = (e: BundledModelEntry) => (e.manifest.steps?.schedule === 'anchors' ? 0 : 1);
+  return found.sort((a, b) => rank(a) - rank(b) || a.manifest.name.localeCompare(b.manifest.name));
+}
+
+function bundledModels(): Plugin {
+  const resolved = `\0${BUNDLED_MODELS_MODULE}`;
+  return {
+    name: 'senseflow:bundled-models',
+    resolveId: (id) => (id === BUNDLED_MODELS_MODULE ? resolved : undefined),
+    load(id) {
+      if (id !== resolved) return undefined;
+      const models = findBundledModels((message) => this.warn(message));
+      for (const model of models) this.addWatchFile(join(modelsRoot, '..', model.path, 'manifest.json'));
+      return `export default ${JSON.stringify(models)};`;
+    },
+    generateBundle() {
+      for (const model of findBundledModels((message) => this.warn(message))) {
+        for (const path of ['manifest.json', ...(model.manifest.files ?? []).map((f) => f.path)]) {
+          this.emitFile({ type: 'asset', fileName: `${model.path}${path}`, source: readFileSync(join(modelsRoot, '..', model.path, path)) });
+        }
+      }
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), ortRuntime()],
+  plugins: [react(), ortRuntime(), bundledModels()],
   define: {
     __ORT_VERSION__: JSON.stringify(ortVersion),
   },

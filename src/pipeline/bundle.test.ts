@@ -91,6 +91,13 @@ describe('fetchSource', () => {
       'denoiser.onnx: is missing from http://localhost/models/student/ (listed in manifest.json files)',
     );
   });
+
+  it('refuses an HTML page served in place of a file (a single-page-app fallback), saying so', async () => {
+    const spaFetch = (async () => new Response('<!doctype html><html></html>', { headers: { 'content-type': 'text/html; charset=utf-8' } })) as typeof fetch;
+    await expect(loadBundle(fetchSource('http://localhost/app/', spaFetch))).rejects.toThrow(
+      'manifest.json: could not be read from http://localhost/app/: GET http://localhost/app/manifest.json answered with a web page, not the file',
+    );
+  });
 });
 
 describe('writeBundle', () => {

@@ -46,6 +46,10 @@ export function fetchSource(baseUrl: string | URL, fetchImpl: typeof fetch = (..
       const response = await fetchImpl(url);
       if (response.status === 404) throw new BundleFileMissing(path, base.href);
       if (!response.ok) throw new Error(`GET ${url.href} answered ${response.status} ${response.statusText}`);
+      // Single-page-app servers (vite preview, many static hosts) answer a missing file with their index.html.
+      if (/^text\/html\b/i.test(response.headers.get('content-type') ?? '') && !/\.html?$/i.test(path)) {
+        throw new Error(`GET ${url.href} answered with a web page, not the file: the file is probably not there (is this the bundle's folder?)`);
+      }
       return new Uint8Array(await response.arrayBuffer());
     },
   };

@@ -62,8 +62,12 @@ export interface GenerateRequest {
 
 export interface GenerateOptions {
   signal?: AbortSignal;
-  /** After every step (with the previews when asked for). */
-  onStep?: (report: StepReport) => void;
+  /**
+   * After every step (with the previews when asked for). When it returns a promise the next step waits for it: in a
+   * Worker on the wasm provider every await of a step resolves without returning to the event loop, so a Worker that
+   * must hear "cancel" between steps returns a macrotask here (e.g. a setTimeout 0).
+   */
+  onStep?: (report: StepReport) => void | Promise<void>;
 }
 
 /** The request with every default filled in: what reproduces the images (and what a PNG's text chunks hold). */

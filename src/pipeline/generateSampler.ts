@@ -38,7 +38,8 @@ export interface SamplerRun {
   denoise: DenoiseCall;
   previews?: boolean;
   signal?: AbortSignal;
-  onStep?: (report: StepReport) => void;
+  /** After every step; when it returns a promise, the next step waits for it. */
+  onStep?: (report: StepReport) => void | Promise<void>;
 }
 
 export interface SamplerOutput {
@@ -116,7 +117,7 @@ export async function runSampler(run: SamplerRun): Promise<SamplerOutput> {
         output.previews.push(previews);
       }
       output.stepMs.push(performance.now() - started);
-      run.onStep?.({ step: i, steps: plan.steps.length, ms: output.stepMs[i]!, ...(previews ? { previews } : {}) });
+      await run.onStep?.({ step: i, steps: plan.steps.length, ms: output.stepMs[i]!, ...(previews ? { previews } : {}) });
       if (last) {
         drop(next);
         live.delete(x0);

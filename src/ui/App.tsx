@@ -1,16 +1,23 @@
 import { useEffect } from 'react';
+import { startGenerate } from '../state/generate';
 import { useSystem } from '../state/system';
 import { AboutTab } from './AboutTab';
 import { DistillTab } from './DistillTab';
 import { GenerateTab } from './GenerateTab';
 import { SystemPanel } from './SystemPanel';
 import { TabList, TabPanel } from './Tabs';
+import { useSettingsDrop } from './useSettingsDrop';
 
 export function App() {
   const probe = useSystem((s) => s.probe);
   useEffect(() => {
     void probe();
   }, [probe]);
+  // The history, the cached models and a deep link (?prompt=...) load at start-up, whichever tab is open.
+  useEffect(() => {
+    void startGenerate();
+  }, []);
+  useSettingsDrop();
 
   return (
     <div className="app">
