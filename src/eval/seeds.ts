@@ -26,3 +26,8 @@ export const VALIDATION_SEED = EVALUATION_BASE + 3;
 export const TEACHER_CAPTIONS_SEED = EVALUATION_BASE + 4;
 /** The noise those measurements start from (plus the index of each chunk of captions). */
 export const TEACHER_NOISE_SEED = EVALUATION_BASE + 5;
+/**
+ * The noise `npm run eval` generates from (src/cli/eval.ts): image i of an evaluation starts from the pipeline's
+ * noise stream of seed EVAL_NOISE_SEED + i, for the evaluated model and for the teacher's reference samples alike.
+ */
+export const EVAL_NOISE_SEED = EVALUATION_BASE + 6;
