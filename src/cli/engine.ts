@@ -3,10 +3,15 @@
 import { acquireNodeGpu, type NodeAdapterKind } from '../gpu/node';
 import { Engine } from '../nn/engine';
 
+/** The engine's adapter in one line (vendor / architecture / device / description), for logs and provenance. */
+export function adapterLabel(engine: Engine): string {
+  const a = engine.adapter;
+  return [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ');
+}
+
 export async function openEngine(adapter: NodeAdapterKind): Promise<Engine> {
   const engine = new Engine(await acquireNodeGpu(adapter, { label: 'cli' }));
-  const a = engine.adapter;
-  console.log(`[gpu] ${adapter}: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ')}`);
+  console.log(`[gpu] ${adapter}: ${adapterLabel(engine)}`);
   return engine;
 }
 

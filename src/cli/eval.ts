@@ -22,7 +22,7 @@ import { type LoadedBundle, loadBundle } from '../pipeline/bundle';
 import { directorySource } from '../pipeline/bundleWrite';
 import { denoiserSha256 } from '../pipeline/generate';
 import { imageSeed } from '../pipeline/noise';
-import { withEngine } from './engine';
+import { adapterLabel, withEngine } from './engine';
 import { generateForCaptions } from './evalGenerate';
 import { EVAL_USAGE, type EvalOptions, loadEvalCaptions, parseEvalOptions } from './evalOptions';
 import { cachedRealStatistics } from './evalReal';
@@ -87,7 +87,6 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
       `prompt accuracy ${(100 * measured.promptAccuracy).toFixed(1)}%, FD to real ${measured.frechetDistance.toFixed(3)}, FD to teacher ${fdTeacher.toFixed(3)}, ` +
         `${generated.timings.msPerImage.toFixed(1)} ms per image (teacher: ${(100 * reference.promptAccuracy).toFixed(1)}%, FD to real ${teacherFdReal.toFixed(3)})`,
     );
-    const a = engine.adapter;
     return {
       command: commandLine(options.argv),
       date: new Date().toISOString(),
@@ -118,7 +117,7 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
         real: { count: real.count, seed: REAL_REFERENCE_SEED, how: 'makeBatch(REAL_REFERENCE_SEED, count) renders (src/eval/evaluate.ts realFeatureStatistics)', cache: { path: realCache, status: realHit ? 'hit' : 'miss' } },
       },
       evaluator: { dir: options.evaluator, sha256: evaluatorSha256, pixels: 'each image as its 8-bit RGBA (what the app shows), v / 127.5 - 1' },
-      adapter: { kind: options.adapter, description: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') },
+      adapter: { kind: options.adapter, description: adapterLabel(engine) },
       images: captions.map((caption, i) => ({ caption, seed: seeds[i], passed: measured.checks[i]!.passed, attributes: measured.checks[i]!.attributes })),
     };
   } finally {

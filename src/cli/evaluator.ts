@@ -25,7 +25,7 @@ import { cloneParameters, lerpParameters } from '../nn/params';
 import { loadModule, saveModule } from '../nn/safetensors';
 import { backward, fromArray, type Tensor, tidy } from '../nn/tensor';
 import { checkSameRun, parseOptimizerState, readCheckpointState, type Trainable, type TrainingState, writeCheckpoint } from './checkpoint';
-import { openEngine } from './engine';
+import { adapterLabel, openEngine } from './engine';
 import { emaDecayAt, formatDuration } from './trainLoop';
 
 export const EVALUATOR_TRAINING = { batch: 64, lr: 1e-3, weightDecay: 0.01, warmupSteps: 200, decayFraction: 0.2, emaDecay: 0.999 } as const;
@@ -117,7 +117,7 @@ async function trainAndMeasure(engine: Engine, options: EvaluatorTrainingOptions
     trainingSeconds = Number(saved.trainingSeconds ?? 0);
     log(`[evaluator] resumed from step ${startStep} in ${out}`);
   }
-  log(`[evaluator] ${model.parameterCount().toLocaleString()} parameters; batch ${batch}, steps ${startStep}..${steps}; adapter ${describeAdapter(engine)}`);
+  log(`[evaluator] ${model.parameterCount().toLocaleString()} parameters; batch ${batch}, steps ${startStep}..${steps}; adapter ${adapterLabel(engine)}`);
 
   const lossLog = join(out, 'loss.csv');
   if (startStep === 0 || !existsSync(lossLog)) writeFileSync(lossLog, `step,lr,total,${HEAD_NAMES.join(',')}\n`);
@@ -191,7 +191,7 @@ async function trainAndMeasure(engine: Engine, options: EvaluatorTrainingOptions
     training: { seed, steps, ...EVALUATOR_TRAINING, batch, data: 'makeBatch(trainingBatchSeed(seed, step), batch) (src/eval/seeds.ts)' },
     wallSeconds: { training: trainingSeconds, heldOutEvaluation: evaluationSeconds },
     stepsPerSecond,
-    adapter: describeAdapter(engine),
+    adapter: adapterLabel(engine),
     command: options.command ?? process.argv.join(' '),
     commit: gitCommit(),
     date: new Date().toISOString(),
@@ -221,10 +221,6 @@ function formatAccuracy(a: SceneAccuracy): string {
   return (['background', 'presence', 'position', 'color', 'shape', 'size', 'exact'] as const).map((key) => `${key} ${percent(a[key])}`).join(', ');
 }
 
-function describeAdapter(engine: Engine): string {
-  const a = engine.adapter;
-  return [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ');
-}
 
 function gitCommit(): string | null {
   try {

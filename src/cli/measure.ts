@@ -19,7 +19,7 @@ import { loadEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import { loadModule } from '../nn/safetensors';
 import { readBytes } from './checkpoint';
-import { withEngine } from './engine';
+import { adapterLabel, withEngine } from './engine';
 import { UsageError } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
@@ -122,7 +122,6 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
     log(`[measure] guidance ${guidance}: prompt accuracy ${(100 * result.promptAccuracy).toFixed(1)}%, FD to real ${result.frechetDistance.toFixed(3)}, ${msPerImage.toFixed(1)} ms/image`);
   }
   const first = sweep[0]!;
-  const a = engine.adapter;
   return {
     promptAccuracy: first.promptAccuracy,
     fdReal: first.fdReal,
@@ -133,7 +132,7 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
       sampler: { name: 'euler', steps: options.steps, guidance: first.guidance, noiseSeed: `${TEACHER_NOISE_SEED} + chunk of ${options.batch}` },
       fdReference: { images: 2000, seed: real.count === 2000 ? 'REAL_REFERENCE_SEED (src/eval/seeds.ts)' : null },
       evaluator: options.evaluator,
-      adapter: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / '),
+      adapter: adapterLabel(engine),
       date: new Date().toISOString(),
     },
     guidanceSweep: sweep.map(({ perAttribute: _, ...rest }) => rest),

@@ -23,6 +23,7 @@ import { AdamW } from '../nn/optim';
 import { cloneParameters } from '../nn/params';
 import { saveModule } from '../nn/safetensors';
 import { fromArray } from '../nn/tensor';
+import { adapterLabel } from './engine';
 import { checkSameRun, readCheckpointState, restoreCheckpoint } from './checkpoint';
 import { writeImageGrid } from './imageGrid';
 import { checkpointSpacing, maxSeconds, type PretrainOptions } from './options';
@@ -123,12 +124,11 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
 
   // steps = what the weights have seen (fewer than asked when --max-minutes stopped the run).
   // Provenance for the bundle (bundle.ts reads it from config.json's training): wall time over all sessions.
-  const a = engine.adapter;
   await writeShapesTeacher(out, ema, {
     ...identity,
     steps: summary.reached,
     wallSeconds: Math.round(summary.wallSeconds),
-    adapter: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / '),
+    adapter: adapterLabel(engine),
     command: `npm run pretrain -- shapes ${options.argv?.join(' ') ?? ''}`.trim(),
   });
   let grid = '(no samples)';

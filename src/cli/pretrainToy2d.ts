@@ -21,6 +21,7 @@ import { cloneParameters } from '../nn/params';
 import { saveModule } from '../nn/safetensors';
 import { concat, slice } from '../nn/ops/shape';
 import { fromArray, noGrad, tidy } from '../nn/tensor';
+import { adapterLabel } from './engine';
 import { checkSameRun, readCheckpointState, restoreCheckpoint } from './checkpoint';
 import { writeScatter } from './imageGrid';
 import { checkpointSpacing, type PretrainOptions } from './options';
@@ -119,10 +120,9 @@ export async function pretrainToy2d(engine: Engine, options: PretrainOptions): P
           );
     optimizer.dispose();
     writeFileSync(join(out, 'teacher.safetensors'), await saveModule(ema, { format: 'pt' }));
-    const a = engine.adapter;
     const provenance = {
       wallSeconds: summary ? Math.round(summary.wallSeconds) : undefined,
-      adapter: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / '),
+      adapter: adapterLabel(engine),
       command: `npm run pretrain -- toy2d ${options.argv?.join(' ') ?? ''}`.trim(),
     };
     writeFileSync(join(out, 'config.json'), `${JSON.stringify({ ...ema.config, training: { ...identity, steps: options.steps, ...provenance } }, null, 2)}\n`);
