@@ -9,7 +9,7 @@ import type { Statement } from '../data/shapes';
 import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
 import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
 import { SAMPLER_NAMES, type SamplerName } from '../pipeline/generatePlan';
-import { UsageError } from './options';
+import { integerFlag, UsageError } from './options';
 
 export const EVAL_USAGE = `usage: npm run eval -- --model BUNDLE_DIR --steps N --out RESULTS.json [--captions FILE | --count N (default 1000)]
          [--sampler ${SAMPLER_NAMES.join('|')}] [--guidance W] [--batch 1]
@@ -46,15 +46,6 @@ export interface EvalOptions {
   adapter: NodeAdapterKind;
   /** The flags as given (recorded in results.json). */
   argv: string[];
-}
-
-function integerFlag(value: string | undefined, name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < minimum || n > maximum) {
-    throw new UsageError(`--${name} must be an integer from ${minimum}${maximum < Number.MAX_SAFE_INTEGER ? ` to ${maximum}` : ' up'}, got "${value}"`);
-  }
-  return n;
 }
 
 export function parseEvalOptions(argv: readonly string[]): EvalOptions {

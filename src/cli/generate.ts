@@ -14,7 +14,7 @@ import { type GenerateRequest, type GenerateResult, MAX_BATCH, Pipeline } from '
 import { SAMPLER_NAMES, type SamplerName } from '../pipeline/generatePlan';
 import { isSeed } from '../pipeline/noise';
 import { encodePngWithSettings } from '../pipeline/pngMeta';
-import { UsageError } from './options';
+import { integerFlag, UsageError } from './options';
 
 export const GENERATE_USAGE = `usage: npm run generate -- --model BUNDLE_DIR --prompt "..." --out FILE.png
          [--steps N (default: the model's)] [--seed S (default 0)] [--sampler ${SAMPLER_NAMES.join('|')}] [--guidance W]
@@ -27,15 +27,6 @@ export interface GenerateCliOptions {
   request: GenerateRequest & { batch: number };
   zoom: number;
   repeat: number;
-}
-
-function integerFlag(value: string | undefined, name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < minimum || n > maximum) {
-    throw new UsageError(`--${name} must be an integer from ${minimum}${maximum < Number.MAX_SAFE_INTEGER ? ` to ${maximum}` : ' up'}, got "${value}"`);
-  }
-  return n;
 }
 
 export function parseGenerateOptions(argv: readonly string[]): GenerateCliOptions {

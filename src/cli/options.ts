@@ -117,3 +117,13 @@ export function checkpointSpacing(options: PretrainOptions): number {
 
 /** --max-minutes in seconds (undefined: no budget). */
 export const maxSeconds = (options: PretrainOptions): number | undefined => (options.maxMinutes === undefined ? undefined : options.maxMinutes * 60);
+
+/** An optional integer flag in [minimum, maximum], refused with a message naming it (generate, eval). */
+export function integerFlag(value: string | undefined, name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < minimum || n > maximum) {
+    throw new UsageError(`--${name} must be an integer from ${minimum}${maximum < Number.MAX_SAFE_INTEGER ? ` to ${maximum}` : ' up'}, got "${value}"`);
+  }
+  return n;
+}
