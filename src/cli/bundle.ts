@@ -10,7 +10,6 @@
 //                   training: {mixture, ...}}, loss.csv, eval.json (mode coverage)
 // Before writing, the exported ONNX is run on ORT's wasm EP against the engine's forward on fixed inputs
 // (metrics.onnxMaxAbsDiff); a difference over 1e-3 refuses the bundle (--no-verify skips the check).
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,16 +20,12 @@ import { TextEncoder } from '../nets/textEncoder';
 import { Toy2DTeacher } from '../nets/toy2d';
 import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
 import type { Engine } from '../nn/engine';
-import type { Module } from '../nn/module';
-import { loadModule, parseSafetensors } from '../nn/safetensors';
 import { exportShapesDiT, exportTextEncoder, exportToy2DTeacher, SHAPES_DIT_NAMES, TEXT_ENCODER_NAMES, TOY2D_NAMES } from '../onnx/exportNets';
 import { shapesParity, toy2dParity } from '../onnx/exportParity';
-import type { Ort } from '../onnx/exportOrt';
-import { parameterValuesOf } from '../onnx/graph';
 import { FORMAT_VERSION } from '../pipeline/bundleFields';
 import { type ManifestDraft, writeBundle } from '../pipeline/bundleWrite';
 import type { JsonValue, Manifest, Metrics, Provenance } from '../pipeline/manifest';
-import { withEngine } from './engine';
+import { bundleCommand, checkParity, gitCommit, loadCheckpoint, loadOrt, objectField, readRunFile, readRunJson, roundLevel } from './bundleParts';
 import { UsageError } from './options';
 
 export const BUNDLE_KINDS = ['shapes-teacher', 'toy2d'] as const;
@@ -39,9 +34,6 @@ export type BundleKind = (typeof BUNDLE_KINDS)[number];
 export const BUNDLE_USAGE = `usage: npm run bundle -- --kind ${BUNDLE_KINDS.join('|')} --run RUN_DIR --out BUNDLE_DIR
          [--name NAME] [--steps N (default 50)] [--guidance W] [--tokenizer DIR (default models/tokenizer)]
          [--adapter llvmpipe|swiftshader|default] [--no-verify]`;
-
-/** Largest |ORT - engine| accepted before writing (measured ~1e-6 on the nets with random weights). */
-const PARITY_LIMIT = 1e-3;
 
 export interface BundleOptions {
   kind: BundleKind;
@@ -109,41 +101,6 @@ export function parseBundleOptions(argv: readonly string[]): BundleOptions {
 
 // ---- the run folder ----
 
-function readRunFile(run: string, name: string, hint: string): Uint8Array {
-  const path = join(run, name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: ${hint}`);
-  return new Uint8Array(readFileSync(path));
-}
-
-function readRunJson(run: string, name: string, hint: string): Record<string, unknown> {
-  const path = join(run, name);
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(readRunFile(run, name, hint)));
-  } catch (error) {
-    if ((error as Error).message.includes('is missing')) throw error;
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${path}: expected a JSON object`);
-  return value as Record<string, unknown>;
-}
-
-function objectField(json: Record<string, unknown>, key: string, file: string): Record<string, unknown> {
-  const value = json[key];
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file}: "${key}" is missing or not an object`);
-  return value as Record<string, unknown>;
-}
-
-/** Loads a checkpoint into the net (all or nothing, naming each mismatched tensor) and returns its values by path. */
-function loadCheckpoint(net: Module, bytes: Uint8Array, file: string) {
-  try {
-    loadModule(net, bytes);
-  } catch (error) {
-    throw new Error(`${file} does not fit the net config.json describes: ${(error as Error).message}`);
-  }
-  return parameterValuesOf(parseSafetensors(bytes).tensors);
-}
-
 /** Mean of the last 100 finite losses of loss.csv (step,loss,lr), if the run has one. */
 function finalLoss(run: string): number | undefined {
   const path = join(run, 'loss.csv');
@@ -151,16 +108,6 @@ function finalLoss(run: string): number | undefined {
   const losses = readFileSync(path, 'utf8').split('\n').slice(1).map((line) => Number(line.split(',')[1])).filter(Number.isFinite);
   const tail = losses.slice(-100);
   return tail.length > 0 ? tail.reduce((a, b) => a + b, 0) / tail.length : undefined;
-}
-
-function gitCommit(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${commit}-dirty` : commit;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function provenance(options: BundleOptions, training: Record<string, unknown>): Provenance {
@@ -185,19 +132,9 @@ function runMetrics(run: string): Metrics {
   return metrics;
 }
 
-function checkParity(label: string, diff: number): void {
-  if (!(diff <= PARITY_LIMIT)) throw new Error(`the exported ${label} differs from the engine by ${diff} (limit ${PARITY_LIMIT}); bundle not written`);
-}
-
-async function loadOrt(): Promise<Ort> {
-  const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  return ort;
-}
-
 /** The teacher's default Euler grid, 1 - i/n for i < n, written as 0.82 rather than 0.8200000000000001. */
 function eulerGrid(steps: number): ManifestDraft['steps'] {
-  const sigmas = eulerSigmas(steps).slice(0, -1).map((s) => Number(s.toPrecision(12)));
+  const sigmas = eulerSigmas(steps).slice(0, -1).map(roundLevel);
   return { default: steps, schedule: 'euler-grid', sigmas: { [String(steps)]: sigmas } };
 }
 
@@ -337,26 +274,6 @@ export function bundleRun(engine: Engine, options: BundleOptions): Promise<Manif
   return options.kind === 'shapes-teacher' ? bundleShapesTeacher(engine, options) : bundleToy2d(engine, options);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let options: BundleOptions;
-  try {
-    options = parseBundleOptions(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\n${BUNDLE_USAGE}`);
-    return 2;
-  }
-  let manifest: Manifest;
-  try {
-    manifest = await withEngine(options.adapter, (engine) => bundleRun(engine, options));
-  } catch (error) {
-    // What went wrong is in the message (the file and the field); a stack trace would only bury it.
-    console.error(`bundle: ${(error as Error).message}`);
-    return 1;
-  }
-  const total = manifest.files.reduce((n, f) => n + f.bytes, 0);
-  console.log(`[bundle] wrote ${options.out}: ${manifest.files.length} files, ${(total / 1e6).toFixed(2)} MB`);
-  for (const f of manifest.files) console.log(`  ${f.path}  ${f.bytes} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
-  if (manifest.metrics.onnxMaxAbsDiff !== undefined) console.log(`[bundle] ONNX vs engine, max abs diff: ${JSON.stringify(manifest.metrics.onnxMaxAbsDiff)}`);
-  return 0;
+export function main(argv: readonly string[]): Promise<number> {
+  return bundleCommand('bundle', BUNDLE_USAGE, argv, parseBundleOptions, bundleRun);
 }

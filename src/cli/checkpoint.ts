@@ -8,8 +8,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Module } from '../nn/module';
-import type { AdamW, AdamWState } from '../nn/optim';
-import { loadModule, parseSafetensors, saveModule, serializeSafetensors } from '../nn/safetensors';
+import { type AdamW, parseOptimizerState, serializeOptimizerState } from '../nn/optim';
+export { parseOptimizerState, serializeOptimizerState };
+import { loadModule, saveModule } from '../nn/safetensors';
 
 export interface TrainingState {
   /** Optimizer steps taken (the next step to run). */
@@ -25,26 +26,18 @@ export interface Trainable {
 
 const FILES = { model: 'model.safetensors', ema: 'ema.safetensors', optimizer: 'optimizer.safetensors', state: 'state.json' } as const;
 
-export function serializeOptimizerState(state: AdamWState): Uint8Array {
-  return serializeSafetensors(state.moments, { step: String(state.step), steps: JSON.stringify(state.steps) });
-}
-
-export function parseOptimizerState(bytes: Uint8Array): AdamWState {
-  const { tensors, metadata } = parseSafetensors(bytes);
-  if (metadata.step === undefined || metadata.steps === undefined) throw new Error('optimizer checkpoint: the metadata has no "step" or "steps"');
-  return { step: Number(metadata.step), steps: JSON.parse(metadata.steps) as Record<string, number>, moments: tensors };
-}
-
 /** Writes <out>/checkpoint/ (atomically, see the header). */
 export async function writeCheckpoint(out: string, run: Trainable, state: TrainingState): Promise<void> {
   const [model, ema, optimizer] = await Promise.all([saveModule(run.model), saveModule(run.ema), run.optimizer.state()]);
+  writeCheckpointFiles(out, { [FILES.model]: model, [FILES.ema]: ema, [FILES.optimizer]: serializeOptimizerState(optimizer), [FILES.state]: `${JSON.stringify(state, null, 2)}\n` });
+}
+
+/** Writes files (name -> bytes or text) as <out>/checkpoint/, atomically (checkpoint.tmp/, then renames). */
+export function writeCheckpointFiles(out: string, files: Record<string, Uint8Array | string>): void {
   const tmp = join(out, 'checkpoint.tmp');
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  writeFileSync(join(tmp, FILES.model), model);
-  writeFileSync(join(tmp, FILES.ema), ema);
-  writeFileSync(join(tmp, FILES.optimizer), serializeOptimizerState(optimizer));
-  writeFileSync(join(tmp, FILES.state), `${JSON.stringify(state, null, 2)}\n`);
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
   const current = join(out, 'checkpoint');
   const old = join(out, 'checkpoint.old');
   rmSync(old, { recursive: true, force: true });
@@ -68,7 +61,8 @@ export function readCheckpointState(out: string): TrainingState | null {
   return dir ? (JSON.parse(readFileSync(join(dir, FILES.state), 'utf8')) as TrainingState) : null;
 }
 
-function checkpointDir(out: string): string | null {
+/** The folder of <out>'s last complete checkpoint (checkpoint/, or checkpoint.old/ after an interrupted swap), or null. */
+export function checkpointDir(out: string): string | null {
   for (const name of ['checkpoint', 'checkpoint.old']) {
     const dir = join(out, name);
     if (existsSync(join(dir, FILES.state))) return dir;

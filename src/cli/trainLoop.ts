@@ -10,6 +10,7 @@ import type { Engine } from '../nn/engine';
 import { lerpParameters } from '../nn/params';
 import { KernelProfiler } from '../nn/profiler';
 import { backward, type Tensor, tidy } from '../nn/tensor';
+export { streamSeed } from '../data/random';
 import { type Trainable, type TrainingState, writeCheckpoint } from './checkpoint';
 
 export interface TrainingSchedule {
@@ -62,17 +63,6 @@ export function learningRateAt(step: number, s: TrainingSchedule, steps: number)
 }
 
 export const emaDecayAt = (update: number, s: TrainingSchedule): number => Math.min(s.emaDecay, (1 + update) / (10 + update));
-
-/**
- * A 32-bit seed for one random stream of one step (murmur3's finalizer over seed, step and stream), so every draw
- * of step t is a function of (seed, t): a resumed run draws exactly what the uninterrupted run would have.
- */
-export function streamSeed(seed: number, step: number, stream: number): number {
-  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35) ^ Math.imul(stream + 1, 0x27d4eb2f);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';

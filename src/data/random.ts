@@ -31,3 +31,14 @@ export function gaussian(random: Random): number {
   const v = random();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
+
+/**
+ * A 32-bit seed for one random stream of one step (murmur3's finalizer over seed, step and stream), so every draw
+ * of step t is a function of (seed, t): a resumed run draws exactly what the uninterrupted run would have.
+ */
+export function streamSeed(seed: number, step: number, stream: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35) ^ Math.imul(stream + 1, 0x27d4eb2f);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}

@@ -14,6 +14,7 @@ import adamwSource from '../kernels/adamw.wgsl?raw';
 import type { Engine } from './engine';
 import { Module } from './module';
 import { launch1d, sameShape } from './ops/common';
+import { parseSafetensors, serializeSafetensors } from './safetensors';
 import { fromArray, keep, type Tensor } from './tensor';
 
 export interface AdamWOptions {
@@ -251,4 +252,15 @@ export function adamwStepReference(
     x -= (lr * (m[i]! * correction1)) / (Math.sqrt(v[i]! * correction2) + eps);
     p[i] = x;
   }
+}
+
+/** The optimizer state as safetensors: the moments as tensors, the step counts in the metadata. */
+export function serializeOptimizerState(state: AdamWState): Uint8Array {
+  return serializeSafetensors(state.moments, { step: String(state.step), steps: JSON.stringify(state.steps) });
+}
+
+export function parseOptimizerState(bytes: Uint8Array): AdamWState {
+  const { tensors, metadata } = parseSafetensors(bytes);
+  if (metadata.step === undefined || metadata.steps === undefined) throw new Error('optimizer checkpoint: the metadata has no "step" or "steps"');
+  return { step: Number(metadata.step), steps: JSON.parse(metadata.steps) as Record<string, number>, moments: tensors };
 }

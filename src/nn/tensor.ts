@@ -142,7 +142,7 @@ export function parameter(engine: Engine, shape: readonly number[], data: ArrayL
   return new Tensor(engine, shape, engine.upload(Float32Array.from(data), label), 'f32', { parameter: true, label });
 }
 
-type Kept = Tensor | readonly Kept[] | { readonly [key: string]: Kept } | number | string | boolean | null | undefined | void;
+export type Kept = Tensor | readonly Kept[] | { readonly [key: string]: Kept } | number | string | boolean | null | undefined | void;
 
 // Finds the tensors in tidy's result: in arrays and plain objects only (anything else, such as a class
 // instance that refers back to itself, is not looked into), each visited once.

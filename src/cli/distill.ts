@@ -1,0 +1,338 @@
+// `npm run distill -- toy2d|shapes [options] --out runs/<name>`: SenseFlow distillation (src/distill/senseflow.ts) of a
+// bundled teacher into a few-step student, with progress lines, metrics as JSON lines, evaluations at intervals,
+// checkpoints to resume from exactly (--resume), and the run folder `npm run export` turns into a bundle:
+//   <out>/config.json            task, teacher, anchors, shift, arm, seed, iterations, wall time, adapter, command, distill
+//   <out>/generator.safetensors  the student (written at every checkpoint and at the end)
+//   <out>/metrics.jsonl          {"kind":"train",...} per iteration, {"kind":"eval",...} at intervals, {"kind":"restore",...}
+//   <out>/eval.json              the last evaluation
+//   <out>/checkpoint/            generator, fake score, both optimizers, state.json
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { anchorSigmas } from '../flow/schedule';
+import { ARM_NAMES, type ArmName, distillConfig, type DistillConfig, servedStepCounts } from '../distill/config';
+import { type DistillCheckpoint, type IterationMetrics, SenseFlowDistiller } from '../distill/senseflow';
+import { evaluateToy, referenceGuidance, toyTeacherReference } from '../distill/toyEval';
+import { toyTask } from '../distill/toyTask';
+import { shapesTask } from '../distill/shapesTask';
+import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import type { Engine } from '../nn/engine';
+import type { Module } from '../nn/module';
+import { saveModule } from '../nn/safetensors';
+import type { Kept } from '../nn/tensor';
+import { checkSameRun, checkpointDir, readBytes, writeCheckpointFiles } from './checkpoint';
+import { adapterLabel, withEngine } from './engine';
+import { loadShapesTeacher, loadToyTeacher } from './distillTeachers';
+import { UsageError } from './options';
+import { formatDuration } from './trainLoop';
+
+export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [--arm ${ARM_NAMES.join('|')}]
+         [--ida LAMBDA|off] [--isg WEIGHT|off] [--gan 0|W] [--ttur K] [--steps N] [--seed S] [--batch B] [--lr LR]
+         [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--align generator|teacher]
+         [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
+         [--adapter llvmpipe|swiftshader|default] [--resume]`;
+
+export interface DistillOptions {
+  task: 'toy2d' | 'shapes';
+  out: string;
+  teacher: string;
+  arm: ArmName;
+  config: DistillConfig;
+  steps: number;
+  seed: number;
+  evalEvery: number;
+  checkpointEvery: number;
+  logEvery: number;
+  maxMinutes?: number;
+  adapter: NodeAdapterKind;
+  resume: boolean;
+  argv: readonly string[];
+}
+
+const DEFAULT_TEACHERS = { toy2d: 'models/toy2d/ring', shapes: 'models/shapes-teacher' } as const;
+
+/** Per-task defaults the recipe leaves open: the toy's teacher is sampled at guidance 1 (its conditional). */
+const TASK_DEFAULTS: Record<DistillOptions['task'], Partial<DistillConfig>> = {
+  toy2d: { batch: 256, lr: 1e-3, guidance: [1, 1] },
+  shapes: { batch: 32, lr: 1e-4, guidance: [3, 5] },
+};
+
+function number(value: string | undefined, name: string, check: (n: number) => boolean, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, got "${value}"`);
+  return n;
+}
+
+const positiveInteger = (value: string | undefined, name: string) => number(value, name, (n) => Number.isSafeInteger(n) && n >= 1, 'an integer >= 1');
+
+export function parseDistillOptions(argv: readonly string[]): DistillOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...Object.fromEntries(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'align', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter'].map(
+            (name) => [name, { type: 'string' as const }],
+          ),
+        ),
+        resume: { type: 'boolean' as const },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  const v = (name: string) => values[name] as string | undefined;
+  const task = positionals[0];
+  if (positionals.length !== 1 || (task !== 'toy2d' && task !== 'shapes')) throw new UsageError(`give one task, toy2d or shapes${positionals.length ? `, got ${positionals.join(' ')}` : ''}`);
+  const out = v('out');
+  if (!out) throw new UsageError('--out DIR is required (e.g. --out runs/senseflow-toy)');
+  const arm = (v('arm') ?? 'senseflow') as ArmName;
+  if (!ARM_NAMES.includes(arm)) throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got "${arm}"`);
+  const adapter = (v('adapter') ?? 'llvmpipe') as NodeAdapterKind;
+  if (!NODE_ADAPTER_KINDS.includes(adapter)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${adapter}"`);
+
+  const overrides: Partial<DistillConfig> = {};
+  const ida = v('ida');
+  if (ida !== undefined) overrides.idaLambda = ida === 'off' ? 1 : number(ida, 'ida', (n) => n >= 0 && n <= 1, 'a lambda in [0, 1] or "off"');
+  const isg = v('isg');
+  if (isg !== undefined) overrides.isgWeight = isg === 'off' ? 0 : number(isg, 'isg', (n) => n >= 0, 'a weight >= 0 or "off"');
+  const gan = number(v('gan'), 'gan', (n) => n >= 0, 'a weight >= 0');
+  if (gan !== undefined) overrides.ganWeight = gan;
+  const ttur = positiveInteger(v('ttur'), 'ttur');
+  if (ttur !== undefined) overrides.fakeStepsPerGeneratorStep = ttur;
+  const batch = positiveInteger(v('batch'), 'batch');
+  if (batch !== undefined) overrides.batch = batch;
+  const lr = number(v('lr'), 'lr', (n) => n > 0, 'a positive number');
+  if (lr !== undefined) overrides.lr = lr;
+  const guidance = v('guidance');
+  if (guidance !== undefined) {
+    const parts = guidance.split(':').map((p) => number(p, 'guidance', (n) => n >= 0, 'W or MIN:MAX with numbers >= 0')!);
+    if (parts.length > 2 || parts[0]! > parts.at(-1)!) throw new UsageError(`--guidance must be W or MIN:MAX with MIN <= MAX, got "${guidance}"`);
+    overrides.guidance = [parts[0]!, parts.at(-1)!];
+  }
+  const backwardSimulation = number(v('backward-simulation'), 'backward-simulation', (n) => n >= 0 && n <= 1, 'a probability in [0, 1]');
+  if (backwardSimulation !== undefined) overrides.backwardSimulation = backwardSimulation;
+  const isgLoss = v('isg-loss');
+  if (isgLoss !== undefined) {
+    if (isgLoss !== 'pseudo-huber' && isgLoss !== 'l2') throw new UsageError(`--isg-loss must be pseudo-huber or l2, got "${isgLoss}"`);
+    overrides.isgLoss = isgLoss;
+  }
+  const align = v('align');
+  if (align !== undefined) {
+    if (align !== 'generator' && align !== 'teacher') throw new UsageError(`--align must be generator (IDA) or teacher (pull-to-teacher), got "${align}"`);
+    overrides.alignment = align;
+  }
+  let config: DistillConfig;
+  try {
+    config = distillConfig(arm, overrides, TASK_DEFAULTS[task]);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const steps = positiveInteger(v('steps'), 'steps') ?? (task === 'toy2d' ? 2000 : 1000);
+  return {
+    task,
+    out,
+    teacher: v('teacher') ?? DEFAULT_TEACHERS[task],
+    arm,
+    config,
+    steps,
+    seed: number(v('seed'), 'seed', (n) => Number.isSafeInteger(n) && n >= 0, 'an integer >= 0') ?? 1,
+    evalEvery: positiveInteger(v('eval-every'), 'eval-every') ?? Math.max(1, Math.round(steps / 10)),
+    checkpointEvery: positiveInteger(v('checkpoint-every'), 'checkpoint-every') ?? Math.max(50, Math.round(steps / 10)),
+    logEvery: positiveInteger(v('log-every'), 'log-every') ?? 50,
+    maxMinutes: number(v('max-minutes'), 'max-minutes', (n) => n > 0, 'a positive number of minutes'),
+    adapter,
+    resume: values.resume === true,
+    argv,
+  };
+}
+
+/** How a task measures its student: the evaluation (JSON) and a one-line summary of it. */
+interface Evaluation {
+  measure(): Promise<Record<string, unknown>>;
+  summary(result: Record<string, unknown>): string;
+}
+
+interface Prepared<Net extends Module, Condition extends Kept> {
+  distiller: SenseFlowDistiller<Net, Condition>;
+  evaluation: Evaluation;
+}
+
+async function prepare(engine: Engine, options: DistillOptions): Promise<Prepared<Module, Kept>> {
+  const { config, seed } = options;
+  if (options.task === 'toy2d') {
+    const { teacher, mixture } = await loadToyTeacher(engine, options.teacher);
+    const task = toyTask(teacher, mixture);
+    const distiller = new SenseFlowDistiller(task, config, seed);
+    const reference = await toyTeacherReference(task, mixture, referenceGuidance(config));
+    const evaluation: Evaluation = {
+      measure: async () => ({ ...(await evaluateToy(distiller, mixture, reference)) }),
+      summary: (r) => {
+        const steps = r.steps as Record<string, { energyDistance: number; modeCoverage: number }>;
+        return `${Object.entries(steps).map(([n, m]) => `${n}-step ED ${m.energyDistance.toFixed(4)} modes ${(100 * m.modeCoverage).toFixed(0)}%`).join(', ')}, fake-tracking ${(r.fakeTrackingError as number).toFixed(4)}, |phi-theta| ${(r.parameterDistance as number).toFixed(3)}`;
+      },
+    };
+    return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation };
+  }
+  const { teacher, textEncoder } = await loadShapesTeacher(engine, options.teacher);
+  const task = shapesTask(teacher, textEncoder);
+  const distiller = new SenseFlowDistiller(task, config, seed);
+  const { shapesEvaluation } = await import('./distillShapesEval');
+  return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation: await shapesEvaluation(engine, distiller, textEncoder, options) };
+}
+
+/** The run identity a --resume must match. */
+function identity(options: DistillOptions) {
+  return { task: options.task, teacher: options.teacher, arm: options.arm, seed: options.seed, distill: options.config };
+}
+
+function writeRunConfig(options: DistillOptions, engine: Engine, iterations: number, wallSeconds: number): void {
+  const anchors = Object.fromEntries(servedStepCounts(options.config).map((n) => [String(n), anchorSigmas(n, options.config.shift)]));
+  const mixture = options.task === 'toy2d' ? { mixture: options.teacher.replace(/\/$/, '').split('/').at(-1) } : {};
+  const config = {
+    ...identity(options),
+    ...mixture,
+    anchors,
+    shift: options.config.shift,
+    iterations,
+    wallSeconds: Math.round(wallSeconds),
+    adapter: adapterLabel(engine),
+    command: `npm run distill -- ${options.argv.join(' ')}`,
+  };
+  writeFileSync(join(options.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+function checkpointFiles(checkpoint: DistillCheckpoint, state: object): Record<string, Uint8Array | string> {
+  return {
+    'generator.safetensors': checkpoint.generator,
+    'fake-score.safetensors': checkpoint.fakeScore,
+    'generator-optimizer.safetensors': checkpoint.generatorOptimizer,
+    'fake-optimizer.safetensors': checkpoint.fakeOptimizer,
+    'state.json': `${JSON.stringify({ step: checkpoint.iteration, ...state }, null, 2)}\n`,
+  };
+}
+
+function readDistillCheckpoint(out: string): { checkpoint: DistillCheckpoint; state: Record<string, unknown> } | null {
+  const dir = checkpointDir(out);
+  if (!dir) return null;
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Record<string, unknown>;
+  const read = (name: string) => readBytes(join(dir, name));
+  return {
+    state,
+    checkpoint: {
+      iteration: state.step as number,
+      generator: read('generator.safetensors'),
+      fakeScore: read('fake-score.safetensors'),
+      generatorOptimizer: read('generator-optimizer.safetensors'),
+      fakeOptimizer: read('fake-optimizer.safetensors'),
+    },
+  };
+}
+
+/** Keeps metrics.jsonl consistent with a resumed iteration: lines of iterations not yet (re)done are dropped. */
+function prepareMetricsLog(path: string, startIteration: number): void {
+  if (startIteration === 0 || !existsSync(path)) {
+    writeFileSync(path, '');
+    return;
+  }
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .filter((line) => {
+      const { kind, iteration } = JSON.parse(line) as { kind: string; iteration: number };
+      return kind === 'eval' ? iteration <= startIteration : iteration < startIteration;
+    });
+  writeFileSync(path, kept.map((line) => `${line}\n`).join(''));
+}
+
+export async function distill(engine: Engine, options: DistillOptions): Promise<{ iterations: number; evaluation: Record<string, unknown> }> {
+  mkdirSync(options.out, { recursive: true });
+  const { distiller, evaluation } = await prepare(engine, options);
+  const metricsPath = join(options.out, 'metrics.jsonl');
+  const log = (record: object) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
+  let priorSeconds = 0;
+  const saved = options.resume ? readDistillCheckpoint(options.out) : null;
+  if (options.resume && !saved) console.log(`[distill] --resume: ${options.out} has no checkpoint; starting from the teacher`);
+  if (saved) {
+    checkSameRun(saved.state, identity(options), ['task', 'teacher', 'arm', 'seed', 'distill']);
+    distiller.restore(saved.checkpoint);
+    priorSeconds = (saved.state.wallSeconds as number) ?? 0;
+    console.log(`[distill] resumed from iteration ${distiller.iteration}`);
+  }
+  const start = distiller.iteration;
+  prepareMetricsLog(metricsPath, start);
+  const name = `distill ${options.task} ${options.arm}`;
+  const started = performance.now();
+  const elapsed = () => priorSeconds + (performance.now() - started) / 1000;
+  const deadline = options.maxMinutes === undefined ? Infinity : started + options.maxMinutes * 60_000;
+
+  const runEvaluation = async () => {
+    const result = await evaluation.measure();
+    log({ kind: 'eval', ...result, iteration: distiller.iteration });
+    writeFileSync(join(options.out, 'eval.json'), `${JSON.stringify({ ...result, iteration: distiller.iteration }, null, 2)}\n`);
+    console.log(`[${name}] eval @${distiller.iteration}: ${evaluation.summary(result)}`);
+    return result;
+  };
+  const saveCheckpoint = async () => {
+    const checkpoint = await distiller.checkpoint();
+    writeCheckpointFiles(options.out, checkpointFiles(checkpoint, { ...identity(options), wallSeconds: Math.round(elapsed()) }));
+    writeFileSync(join(options.out, 'generator.safetensors'), checkpoint.generator);
+    writeRunConfig(options, engine, distiller.iteration, elapsed());
+  };
+
+  let last: Record<string, unknown> = {};
+  if (start === 0) last = await runEvaluation();
+  let windowStart = performance.now();
+  let windowIterations = 0;
+  while (distiller.iteration < options.steps && performance.now() < deadline) {
+    const metrics: IterationMetrics = await distiller.step();
+    log({ kind: 'train', ...metrics });
+    if (metrics.restored) {
+      log({ kind: 'restore', iteration: metrics.iteration, ...metrics.restored });
+      console.warn(`[${name}] iteration ${metrics.iteration}: ${metrics.restored.reason}; restored the snapshot of iteration ${metrics.restored.toIteration} and went on`);
+    }
+    windowIterations++;
+    const t = distiller.iteration;
+    if (t % options.logEvery === 0) {
+      const rate = windowIterations / ((performance.now() - windowStart) / 1000);
+      const gen = metrics.dmdLoss === undefined ? '' : ` dmd ${metrics.dmdLoss.toExponential(3)}${metrics.isgLoss === undefined ? '' : ` isg ${metrics.isgLoss.toExponential(3)}`}`;
+      console.log(`[${name}] ${t}/${options.steps} fake ${metrics.fakeLoss.toFixed(4)}${gen} | ${rate.toFixed(2)} it/s, elapsed ${formatDuration(elapsed())}, left ~${formatDuration((options.steps - t) / rate)}`);
+      windowStart = performance.now();
+      windowIterations = 0;
+    }
+    if (t % options.evalEvery === 0 || t === options.steps) last = await runEvaluation();
+    if (t % options.checkpointEvery === 0) await saveCheckpoint();
+  }
+  if (distiller.iteration < options.steps) console.log(`[${name}] --max-minutes reached at iteration ${distiller.iteration}; continue with --resume`);
+  await saveCheckpoint();
+  writeFileSync(join(options.out, 'generator.safetensors'), await saveModule(distiller.generator));
+  console.log(`[${name}] done: iterations ${start}..${distiller.iteration} in ${formatDuration((performance.now() - started) / 1000)}; run folder ${options.out}`);
+  distiller.dispose();
+  return { iterations: distiller.iteration, evaluation: last };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let options: DistillOptions;
+  try {
+    options = parseDistillOptions(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n${DISTILL_USAGE}`);
+    return 2;
+  }
+  try {
+    await withEngine(options.adapter, (engine) => distill(engine, options));
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+}

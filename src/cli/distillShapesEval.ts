@@ -1,0 +1,100 @@
+// What a Shapes distillation run measures at intervals: the student at 1, 2 and 4 steps on a fixed caption and seed
+// set (SHAPES_DISTILL_EVAL.count captions from TEACHER_CAPTIONS_SEED): prompt accuracy with the attribute evaluator,
+// FD-T (Frechet distance of the evaluator's features to the teacher's 50-step Euler samples at the run's middle
+// guidance, on the same captions and seeds) and FD to real renders; and ||phi_fake - theta_gen||.
+// The teacher's features cost count * 50 * 2 denoiser rows, so they are kept in <out>/teacher-reference.json.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBatch } from '../data/dataset';
+import { referenceGuidance } from '../distill/toyEval';
+import { servedStepCounts } from '../distill/config';
+import type { SenseFlowDistiller } from '../distill/senseflow';
+import { textCondition, type TextCondition } from '../distill/shapesTask';
+import { anchorSigmas, eulerSigmas } from '../flow/schedule';
+import { sampleEuler } from '../flow/tensors';
+import { evaluateImages, realFeatureStatistics } from '../eval/evaluate';
+import { frechetDistance, frechetDistanceFromStatistics, gaussianStatistics } from '../eval/frechet';
+import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
+import type { ShapesDiT } from '../nets/dit';
+import type { TextEncoder } from '../nets/textEncoder';
+import { loadEvaluator } from '../nets/evaluator';
+import type { Engine } from '../nn/engine';
+import { parameterDistance } from '../nn/params';
+import { randn } from '../nn/ops/random';
+import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
+import { readBytes } from './checkpoint';
+import type { DistillOptions } from './distill';
+
+export const SHAPES_DISTILL_EVAL = { count: 100, teacherSteps: 50, realCount: 500, seed: 20261127, chunk: 50 } as const;
+
+export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDistiller<ShapesDiT, TextCondition>, textEncoder: TextEncoder, options: DistillOptions) {
+  const evaluator = loadEvaluator(engine, readBytes(join('models', 'evaluator', 'evaluator.safetensors')));
+  const { count, chunk } = SHAPES_DISTILL_EVAL;
+  const data = makeBatch(TEACHER_CAPTIONS_SEED, count);
+  const task = distiller.task;
+  const guidance = referenceGuidance(distiller.config);
+  const shape = task.sampleShape;
+
+  // Images in chunks of `chunk` captions (each chunk its own noise seed), so memory stays small on CPU adapters.
+  const generate = async (draw: (captions: string[], seed: number) => Tensor): Promise<Float32Array> => {
+    const images = new Float32Array(count * shape.reduce((a, b) => a * b, 1));
+    for (let start = 0; start < count; start += chunk) {
+      const captions = data.captions.slice(start, start + chunk);
+      const out = draw(captions, SHAPES_DISTILL_EVAL.seed + start);
+      images.set(await out.read(), start * (images.length / count));
+      out.dispose();
+    }
+    return images;
+  };
+
+  const referencePath = join(options.out, 'teacher-reference.json');
+  const key = { teacher: options.teacher, guidance, steps: SHAPES_DISTILL_EVAL.teacherSteps, count, seed: SHAPES_DISTILL_EVAL.seed };
+  let teacherFeatures: Float32Array;
+  let dim: number;
+  const cached = existsSync(referencePath) ? (JSON.parse(readFileSync(referencePath, 'utf8')) as { key: unknown; dim: number; features: number[] }) : null;
+  if (cached && JSON.stringify(cached.key) === JSON.stringify(key)) {
+    teacherFeatures = Float32Array.from(cached.features);
+    dim = cached.dim;
+  } else {
+    console.log(`[distill shapes] the teacher's reference: ${count} images, ${SHAPES_DISTILL_EVAL.teacherSteps} Euler steps, guidance ${guidance}`);
+    const images = await generate((captions, seed) =>
+      noGrad(engine, () =>
+        tidy(engine, () => {
+          const condition = textCondition(textEncoder, captions);
+          const n = captions.length;
+          return sampleEuler(
+            (x, s) => task.guidedVelocity(x, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), condition, guidance),
+            randn(engine, [n, ...shape], seed),
+            eulerSigmas(SHAPES_DISTILL_EVAL.teacherSteps),
+          );
+        }),
+      ),
+    );
+    const readings = await evaluateImages(engine, evaluator, images, data.statements);
+    teacherFeatures = readings.features;
+    dim = readings.dim;
+    writeFileSync(referencePath, JSON.stringify({ key, dim, promptAccuracy: readings.promptAccuracy, features: Array.from(teacherFeatures) }));
+  }
+  const real = await realFeatureStatistics(engine, evaluator, { count: SHAPES_DISTILL_EVAL.realCount });
+
+  return {
+    async measure() {
+      const steps: Record<string, { promptAccuracy: number; fdTeacher: number; fdReal: number }> = {};
+      for (const n of servedStepCounts(distiller.config)) {
+        const images = await generate((captions, seed) => tidy(engine, () => distiller.sample(textCondition(textEncoder, captions), anchorSigmas(n, distiller.config.shift), seed, captions.length)));
+        const result = await evaluateImages(engine, evaluator, images, data.statements);
+        const features = { shape: [count, result.dim], data: result.features };
+        steps[String(n)] = {
+          promptAccuracy: result.promptAccuracy,
+          fdTeacher: frechetDistance(features, { shape: [count, dim], data: teacherFeatures }),
+          fdReal: frechetDistanceFromStatistics(gaussianStatistics(features), real),
+        };
+      }
+      return { steps, parameterDistance: await parameterDistance(distiller.fakeScore, distiller.generator), evalCaptions: count };
+    },
+    summary(result: Record<string, unknown>) {
+      const steps = result.steps as Record<string, { promptAccuracy: number; fdTeacher: number }>;
+      return `${Object.entries(steps).map(([n, m]) => `${n}-step acc ${(100 * m.promptAccuracy).toFixed(1)}% FD-T ${m.fdTeacher.toFixed(2)}`).join(', ')}, |phi-theta| ${(result.parameterDistance as number).toFixed(3)}`;
+    },
+  };
+}

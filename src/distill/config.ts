@@ -1,0 +1,125 @@
+// The distillation's hyper-parameters (names as in the SenseFlow paper and shared/DESIGN.md), their defaults, the
+// checks that give a clear message for a bad value, and the ablation arms as named presets.
+import { anchorSigmas, ANCHOR_SHIFT } from '../flow/schedule';
+import type { IsgLossKind } from './losses';
+
+/** What IDA's lerp pulls the fake score toward after each generator step. */
+export type Alignment = 'generator' | 'teacher';
+
+export interface DistillConfig {
+  /** Samples per iteration. */
+  batch: number;
+  /** AdamW learning rate of both the generator and the fake score (the paper uses one rate for both). */
+  lr: number;
+  /** AdamW betas (torch's defaults; DMD2 trains SDXL with the same). */
+  beta1: number;
+  beta2: number;
+  weightDecay: number;
+  /** Global gradient-norm clip for each network (0: off). */
+  gradClip: number;
+  /** TTUR: fake score updates per generator update (the generator updates on iterations t with t % ratio == 0). */
+  fakeStepsPerGeneratorStep: number;
+  /** IDA: phi <- idaLambda phi + (1 - idaLambda) theta after each generator step; 1 turns it off. */
+  idaLambda: number;
+  /** 'generator' is IDA; 'teacher' is the pull-to-teacher control arm (the same lerp toward the frozen teacher). */
+  alignment: Alignment;
+  /** ISG weight; 0 turns it off. */
+  isgWeight: number;
+  isgLoss: IsgLossKind;
+  /** s_mid is drawn in the middle (1 - 2 margin) of the segment [s_next, s_i]. */
+  isgMargin: number;
+  /** c of the pseudo-Huber loss. */
+  pseudoHuberC: number;
+  /** Weight of the adversarial term on the frozen evaluator's features (0: off; Shapes only). */
+  ganWeight: number;
+  /** Probability of backward simulation for the student's input (else real data noised to the anchor). */
+  backwardSimulation: number;
+  /** The real score's guidance weight is drawn uniformly in [min, max] per iteration. */
+  guidance: readonly [number, number];
+  /** DMD's noise level: shift(u, dmdShift) with u ~ U(min, max). */
+  dmdSigmaRange: readonly [number, number];
+  dmdShift: number;
+  /** The student's anchors: anchorSigmas(anchorSteps, shift); fewer-step samplers use its prefixes (1 and 2 of 4). */
+  anchorSteps: number;
+  shift: number;
+}
+
+export const DEFAULT_DISTILL_CONFIG: Readonly<DistillConfig> = {
+  batch: 32,
+  lr: 1e-4,
+  beta1: 0.9,
+  beta2: 0.999,
+  weightDecay: 0,
+  gradClip: 1,
+  fakeStepsPerGeneratorStep: 5,
+  idaLambda: 0.97,
+  alignment: 'generator',
+  isgWeight: 0.5,
+  isgLoss: 'pseudo-huber',
+  isgMargin: 0.1,
+  pseudoHuberC: 1e-3,
+  ganWeight: 0,
+  backwardSimulation: 0.5,
+  guidance: [3, 5],
+  dmdSigmaRange: [0.02, 0.98],
+  dmdShift: ANCHOR_SHIFT,
+  anchorSteps: 4,
+  shift: ANCHOR_SHIFT,
+};
+
+/** The ablation arms (issue: DMD alone, +IDA, +ISG, +IDA+ISG, +GAN, pull-to-teacher), as overrides of the defaults. */
+export const ARMS = {
+  dmd: { label: 'DMD alone', overrides: { idaLambda: 1, isgWeight: 0, ganWeight: 0 } },
+  ida: { label: '+IDA', overrides: { idaLambda: 0.97, isgWeight: 0, ganWeight: 0 } },
+  isg: { label: '+ISG', overrides: { idaLambda: 1, isgWeight: 0.5, ganWeight: 0 } },
+  senseflow: { label: 'SenseFlow (+IDA +ISG)', overrides: { idaLambda: 0.97, isgWeight: 0.5, ganWeight: 0 } },
+  gan: { label: '+IDA +ISG +GAN', overrides: { idaLambda: 0.97, isgWeight: 0.5, ganWeight: 0.1 } },
+  'pull-to-teacher': { label: 'pull-to-teacher (control for IDA)', overrides: { idaLambda: 0.97, alignment: 'teacher', isgWeight: 0, ganWeight: 0 } },
+} as const satisfies Record<string, { label: string; overrides: Partial<DistillConfig> }>;
+
+export type ArmName = keyof typeof ARMS;
+export const ARM_NAMES = Object.keys(ARMS) as ArmName[];
+
+/** The defaults, then an arm's overrides, then explicit options; checked. */
+export function distillConfig(arm: ArmName | null, options: Partial<DistillConfig> = {}, base: Partial<DistillConfig> = {}): DistillConfig {
+  const config: DistillConfig = { ...DEFAULT_DISTILL_CONFIG, ...base, ...(arm ? ARMS[arm].overrides : {}), ...options };
+  checkDistillConfig(config);
+  return config;
+}
+
+/** Every problem at once, each naming the setting and its valid range. */
+export function checkDistillConfig(c: DistillConfig): void {
+  const problems: string[] = [];
+  const check = (ok: boolean, message: string) => ok || problems.push(message);
+  const finite = (v: number) => Number.isFinite(v);
+  check(Number.isInteger(c.batch) && c.batch >= 1, `batch must be an integer >= 1, got ${c.batch}`);
+  check(finite(c.lr) && c.lr > 0, `lr must be a positive number, got ${c.lr}`);
+  check(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1, `beta1 and beta2 must be in [0, 1), got ${c.beta1}, ${c.beta2}`);
+  check(finite(c.weightDecay) && c.weightDecay >= 0, `weightDecay must be >= 0, got ${c.weightDecay}`);
+  check(finite(c.gradClip) && c.gradClip >= 0, `gradClip must be >= 0 (0: off), got ${c.gradClip}`);
+  check(Number.isInteger(c.fakeStepsPerGeneratorStep) && c.fakeStepsPerGeneratorStep >= 1, `fakeStepsPerGeneratorStep (TTUR) must be an integer >= 1, got ${c.fakeStepsPerGeneratorStep}`);
+  check(c.idaLambda >= 0 && c.idaLambda <= 1, `idaLambda must be in [0, 1] (1: IDA off), got ${c.idaLambda}`);
+  check(c.alignment === 'generator' || c.alignment === 'teacher', `alignment must be "generator" (IDA) or "teacher" (pull-to-teacher), got ${JSON.stringify(c.alignment)}`);
+  check(finite(c.isgWeight) && c.isgWeight >= 0, `isgWeight must be >= 0 (0: ISG off), got ${c.isgWeight}`);
+  check(c.isgLoss === 'pseudo-huber' || c.isgLoss === 'l2', `isgLoss must be "pseudo-huber" or "l2", got ${JSON.stringify(c.isgLoss)}`);
+  check(c.isgMargin >= 0 && c.isgMargin < 0.5, `isgMargin must be in [0, 0.5), got ${c.isgMargin}`);
+  check(finite(c.pseudoHuberC) && c.pseudoHuberC > 0, `pseudoHuberC must be positive, got ${c.pseudoHuberC}`);
+  check(finite(c.ganWeight) && c.ganWeight >= 0, `ganWeight must be >= 0 (0: off), got ${c.ganWeight}`);
+  check(c.backwardSimulation >= 0 && c.backwardSimulation <= 1, `backwardSimulation must be a probability in [0, 1], got ${c.backwardSimulation}`);
+  check(c.guidance.length === 2 && finite(c.guidance[0]) && c.guidance[0] >= 0 && c.guidance[0] <= c.guidance[1], `guidance must be a range [min, max] with 0 <= min <= max, got [${c.guidance.join(', ')}]`);
+  check(c.dmdSigmaRange[0] > 0 && c.dmdSigmaRange[0] <= c.dmdSigmaRange[1] && c.dmdSigmaRange[1] <= 1, `dmdSigmaRange must satisfy 0 < min <= max <= 1, got [${c.dmdSigmaRange.join(', ')}]`);
+  check(finite(c.dmdShift) && c.dmdShift > 0, `dmdShift must be positive, got ${c.dmdShift}`);
+  check(Number.isInteger(c.anchorSteps) && c.anchorSteps >= 1 && c.anchorSteps <= 8, `anchorSteps must be an integer in 1..8, got ${c.anchorSteps}`);
+  check(finite(c.shift) && c.shift > 0, `shift must be positive, got ${c.shift}`);
+  if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
+}
+
+/** The student's anchors for its largest step count (the ones training draws from). */
+export const trainingAnchors = (c: DistillConfig): number[] => anchorSigmas(c.anchorSteps, c.shift);
+
+/** The step counts a student trained on anchorSteps anchors serves: the powers of two up to it (1, 2, 4). */
+export function servedStepCounts(c: DistillConfig): number[] {
+  const counts: number[] = [];
+  for (let n = 1; n <= c.anchorSteps; n *= 2) if (c.anchorSteps % n === 0) counts.push(n);
+  return counts;
+}

@@ -1,0 +1,311 @@
+// SenseFlow's distillation loop (shared/DESIGN.md, "The SenseFlow recipe"): DMD with TTUR, Implicit Distribution
+// Alignment and Intra-Segment Guidance, on our engine, for any DistillTask (the 2D toy, Shapes-32).
+//
+// Iteration t (all random draws a function of (seed, t), so a resumed run repeats the uninterrupted one exactly):
+//   1. Student input: an anchor s_i of the student's anchors; with probability `backwardSimulation` run the generator
+//      G (no gradient) from pure noise through the earlier anchors with x0-renoise steps, else noise real data to s_i.
+//   2. Generator step, on iterations with t % fakeStepsPerGeneratorStep == 0 (TTUR):
+//      x = x_i - s_i v_G(x_i) (G's x0, with gradient).
+//      DMD: s = shift(u, dmdShift), u ~ U(dmdSigmaRange) per sample; x_s = (1 - s) x + s eps;
+//           g = (x0_fake(x_s) - x0_real(x_s; CFG w)) / mean|x - x0_real|;  L_DM = 0.5 mean((x - sg(x - g))^2).
+//      ISG: s_mid in the segment (s_next, s_i) with a margin; x_mid = x_i + (s_mid - s_i) v_real(x_i; w);
+//           target = x_mid + (s_next - s_mid) v_G(x_mid) (no gradient); prediction = x_i + (s_next - s_i) v_G(x_i);
+//           L_ISG = pseudo-Huber(prediction, target).
+//      G <- AdamW(L_DM + isgWeight L_ISG); then IDA: phi <- lambda phi + (1 - lambda) theta (or toward the teacher,
+//      the pull-to-teacher control arm).
+//   3. Fake score step, every iteration: flow matching on sg(x) with s ~ logit-normal(0, 1), no guidance.
+// The real score's guidance w ~ U(guidance range), drawn per iteration.
+//
+// Divergence: losses and gradient norms are read back before each optimizer step; a NaN or infinity skips the
+// update, restores the last good snapshot (weights and optimizer state, taken every `snapshotEvery` iterations) and
+// reports it in the iteration's metrics; the run goes on from the next iteration.
+import { mulberry32, streamSeed } from '../data/random';
+import { shift } from '../flow/schedule';
+import { eulerStep, flowMatchingLoss, noiseTo, x0FromVelocity } from '../flow/tensors';
+import { logitNormalSigmas } from '../flow/timesteps';
+import type { Engine } from '../nn/engine';
+import type { Module } from '../nn/module';
+import { add, scale } from '../nn/ops/elementwise';
+import { mean } from '../nn/ops/reduce';
+import { randn } from '../nn/ops/random';
+import { AdamW, parseOptimizerState, serializeOptimizerState } from '../nn/optim';
+import { clipGradNorm, gradNorm, lerpParameters } from '../nn/params';
+import { loadModule, saveModule } from '../nn/safetensors';
+import { backward, fromArray, type Kept, noGrad, Tensor, tidy } from '../nn/tensor';
+import { type DistillConfig, trainingAnchors } from './config';
+import { dmdGradient, dmdLoss, isgLoss } from './losses';
+import type { DistillTask } from './task';
+
+/** What one iteration did and measured (host numbers; one JSON line of a run's metrics). */
+export interface IterationMetrics {
+  iteration: number;
+  generatorStep: boolean;
+  anchorIndex: number;
+  backwardSimulated: boolean;
+  guidance: number;
+  fakeLoss: number;
+  fakeGradNorm: number;
+  dmdLoss?: number;
+  isgLoss?: number;
+  generatorGradNorm?: number;
+  /** Batch mean of DMD's per-sample normaliser mean|x - x0_real|. */
+  dmdNormaliser?: number;
+  /** Set when a non-finite value stopped the update and the last good snapshot was restored. */
+  restored?: { reason: string; toIteration: number };
+}
+
+/** Everything a run needs to continue exactly: weights, optimizer states, the next iteration. */
+export interface DistillCheckpoint {
+  iteration: number;
+  generator: Uint8Array;
+  fakeScore: Uint8Array;
+  generatorOptimizer: Uint8Array;
+  fakeOptimizer: Uint8Array;
+}
+
+export interface DistillerOptions {
+  /** Iterations between in-memory snapshots for divergence recovery (default 50). */
+  snapshotEvery?: number;
+}
+
+// Separate GPU noise streams of one iteration, as offsets in units of the batch's values (Philox is counter-based).
+const NOISE = { input: 0, renoise: 1, dmd: 16, fake: 17 } as const;
+
+export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
+  readonly engine: Engine;
+  readonly generator: Net;
+  readonly fakeScore: Net;
+  readonly generatorOptimizer: AdamW;
+  readonly fakeOptimizer: AdamW;
+  readonly anchors: readonly number[];
+  /** The next iteration to run. */
+  iteration = 0;
+  private lastGood: DistillCheckpoint | null = null;
+  private readonly snapshotEvery: number;
+
+  constructor(
+    readonly task: DistillTask<Net, Condition>,
+    readonly config: DistillConfig,
+    readonly seed: number,
+    options: DistillerOptions = {},
+  ) {
+    if (config.ganWeight > 0) throw new Error('the adversarial (GAN) term is not implemented yet; run with ganWeight 0 (--gan 0)');
+    this.engine = task.teacher.engine;
+    this.generator = task.createNetwork();
+    this.fakeScore = task.createNetwork();
+    const adam = { lr: config.lr, beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay };
+    this.generatorOptimizer = new AdamW(this.engine, this.generator, adam);
+    this.fakeOptimizer = new AdamW(this.engine, this.fakeScore, adam);
+    this.anchors = trainingAnchors(config);
+    this.snapshotEvery = options.snapshotEvery ?? 50;
+  }
+
+  /** Runs iteration `this.iteration` and advances it. */
+  async step(): Promise<IterationMetrics> {
+    const t = this.iteration;
+    if (this.lastGood === null || (t % this.snapshotEvery === 0 && t !== this.lastGood.iteration)) this.lastGood = await this.checkpoint();
+    const { config, task, engine } = this;
+    const draws = this.draws(t);
+    const batch = config.batch;
+    const noiseSeed = streamSeed(this.seed, t, 2);
+    const numel = batch * task.sampleShape.reduce((a, b) => a * b, 1);
+    const sI = this.anchors[draws.anchorIndex]!;
+    const sNext = this.anchors[draws.anchorIndex + 1] ?? 0;
+    const metrics: IterationMetrics = { iteration: t, generatorStep: draws.generatorStep, anchorIndex: draws.anchorIndex, backwardSimulated: draws.simulate, guidance: draws.guidance, fakeLoss: NaN, fakeGradNorm: NaN };
+
+    // Phase 1: the student's input, the generator's x0 and (on generator steps) its losses and gradients.
+    const phase1 = tidy(engine, () => {
+      const { condition, x0: real } = task.batch(streamSeed(this.seed, t, 0), batch);
+      const sigmaI = this.fill(sI);
+      const xI = noGrad(engine, () =>
+        draws.simulate
+          ? this.backwardSimulation(condition, draws.anchorIndex, noiseSeed)
+          : noiseTo(real, randn(engine, real.shape, noiseSeed, NOISE.input * numel), sI),
+      );
+      if (!draws.generatorStep) {
+        const x = noGrad(engine, () => x0FromVelocity(xI, task.velocity(this.generator, xI, sigmaI, condition), sI));
+        return { condition, x, readings: [] as Tensor[] };
+      }
+      const vG = task.velocity(this.generator, xI, sigmaI, condition);
+      const x = x0FromVelocity(xI, vG, sI);
+      const { g, norm } = noGrad(engine, () => {
+        const sigma = fromArray(engine, [batch], draws.dmdSigmas, 'f32', 'dmd.sigma');
+        const xs = noiseTo(x, randn(engine, x.shape, noiseSeed, NOISE.dmd * numel), sigma);
+        const x0Real = x0FromVelocity(xs, task.guidedVelocity(xs, sigma, condition, draws.guidance), sigma);
+        const x0Fake = x0FromVelocity(xs, task.velocity(this.fakeScore, xs, sigma, condition), sigma);
+        return dmdGradient(x, x0Real, x0Fake);
+      });
+      const dmd = dmdLoss(x, g);
+      let total = dmd;
+      let isg: Tensor | null = null;
+      if (config.isgWeight > 0) {
+        const target = noGrad(engine, () => {
+          const xMid = eulerStep(xI, task.guidedVelocity(xI, sigmaI, condition, draws.guidance), sI, draws.isgMid);
+          return eulerStep(xMid, task.velocity(this.generator, xMid, this.fill(draws.isgMid), condition), draws.isgMid, sNext);
+        });
+        isg = isgLoss(eulerStep(xI, vG, sI, sNext), target, config.isgLoss, config.pseudoHuberC);
+        total = add(total, scale(isg, config.isgWeight));
+      }
+      backward(total);
+      const gradientNorm = this.clip(this.generator);
+      return { condition, x, readings: [dmd, isg ?? dmd, gradientNorm, mean(norm)] };
+    });
+    phase1.x.requiresGrad = false; // the fake score trains on sg(x)
+    try {
+      if (draws.generatorStep) {
+        const [dmd, isg, norm, normaliser] = await readAll(phase1.readings);
+        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, config.isgWeight > 0 ? { isgLoss: isg } : {});
+        if (![dmd, isg, norm, normaliser].every(Number.isFinite)) return await this.recover(metrics, 'generator');
+        this.generatorOptimizer.step();
+        this.generatorOptimizer.zeroGrad();
+        if (config.idaLambda < 1) lerpParameters(this.fakeScore, config.alignment === 'generator' ? this.generator : task.teacher, config.idaLambda);
+      }
+
+      // Phase 2: the fake score's flow-matching step on the generator's (detached) samples.
+      const fake = tidy(engine, () => {
+        const x = phase1.x;
+        const sigma = fromArray(engine, [batch], draws.fakeSigmas, 'f32', 'fake.sigma');
+        const eps = randn(engine, x.shape, noiseSeed, NOISE.fake * numel);
+        const loss = flowMatchingLoss(task.velocity(this.fakeScore, noiseTo(x, eps, sigma), sigma, phase1.condition), x, eps);
+        backward(loss);
+        return [loss, this.clip(this.fakeScore)];
+      });
+      const [fakeLoss, fakeGradNorm] = await readAll(fake);
+      Object.assign(metrics, { fakeLoss, fakeGradNorm });
+      if (!Number.isFinite(metrics.fakeLoss) || !Number.isFinite(metrics.fakeGradNorm)) return await this.recover(metrics, 'fake score');
+      this.fakeOptimizer.step();
+      this.fakeOptimizer.zeroGrad();
+      this.iteration = t + 1;
+      return metrics;
+    } finally {
+      disposeTensors(phase1);
+    }
+  }
+
+  /** The host draws of iteration t (anchor, guidance, noise levels), a function of (seed, t). */
+  draws(t: number) {
+    const { config } = this;
+    const random = mulberry32(streamSeed(this.seed, t, 1));
+    const anchorIndex = Math.min(this.anchors.length - 1, Math.floor(random() * this.anchors.length));
+    const simulate = anchorIndex > 0 && random() < config.backwardSimulation;
+    const [gMin, gMax] = config.guidance;
+    const guidance = gMin + (gMax - gMin) * random();
+    const [lo, hi] = config.dmdSigmaRange;
+    const dmdSigmas = Float32Array.from({ length: config.batch }, () => shift(lo + (hi - lo) * random(), config.dmdShift));
+    const sI = this.anchors[anchorIndex]!;
+    const sNext = this.anchors[anchorIndex + 1] ?? 0;
+    const isgMid = isgMidpoint(sI, sNext, config.isgMargin, random());
+    const fakeSigmas = logitNormalSigmas(config.batch, random);
+    return { generatorStep: t % config.fakeStepsPerGeneratorStep === 0, anchorIndex, simulate, guidance, dmdSigmas, isgMid, fakeSigmas };
+  }
+
+  /**
+   * Backward simulation: G (no gradient) from pure noise at anchors[0] through anchors[1..index] with x0-renoise
+   * steps, returning x at anchors[index]: the input the student sees at inference (DMD2 sec. 4.5).
+   */
+  backwardSimulation(condition: Condition, index: number, noiseSeed: number): Tensor {
+    return this.runAnchors(condition, index, noiseSeed, 'input');
+  }
+
+  /**
+   * The student's sample with the x0-renoise sampler over `anchors` (e.g. [1], [1, 0.75], [1, 0.9, 0.75, 0.5]):
+   * x0 at the last anchor. Noise from Philox(noiseSeed): the start at offset 0, renoise j at (1 + j) * numel.
+   */
+  sample(condition: Condition, anchors: readonly number[], noiseSeed: number, size: number): Tensor {
+    return noGrad(this.engine, () => runAnchorsWith(this.task, this.generator, condition, anchors, anchors.length, noiseSeed, size, 'x0'));
+  }
+
+  private runAnchors(condition: Condition, index: number, noiseSeed: number, what: 'input'): Tensor {
+    return runAnchorsWith(this.task, this.generator, condition, this.anchors, index, noiseSeed, this.config.batch, what);
+  }
+
+  private fill(s: number): Tensor {
+    return fromArray(this.engine, [this.config.batch], new Float32Array(this.config.batch).fill(s), 'f32', 'sigma');
+  }
+
+  private clip(net: Net): Tensor {
+    return this.config.gradClip > 0 ? clipGradNorm(net.parameters(), this.config.gradClip) : gradNorm(net.parameters());
+  }
+
+  private async recover(metrics: IterationMetrics, where: string): Promise<IterationMetrics> {
+    this.generatorOptimizer.zeroGrad();
+    this.fakeOptimizer.zeroGrad();
+    const snapshot = this.lastGood!;
+    this.restore(snapshot);
+    metrics.restored = { reason: `a non-finite loss or gradient norm in the ${where} step`, toIteration: snapshot.iteration };
+    this.iteration = metrics.iteration + 1; // the same draws would diverge again: go on with the next iteration
+    return metrics;
+  }
+
+  async checkpoint(): Promise<DistillCheckpoint> {
+    const [generator, fakeScore, g, f] = await Promise.all([saveModule(this.generator), saveModule(this.fakeScore), this.generatorOptimizer.state(), this.fakeOptimizer.state()]);
+    return { iteration: this.iteration, generator, fakeScore, generatorOptimizer: serializeOptimizerState(g), fakeOptimizer: serializeOptimizerState(f) };
+  }
+
+  /** Puts a checkpoint back (weights, optimizer moments); the next iteration is the checkpoint's. */
+  restore(checkpoint: DistillCheckpoint): void {
+    loadModule(this.generator, checkpoint.generator);
+    loadModule(this.fakeScore, checkpoint.fakeScore);
+    this.generatorOptimizer.loadState(parseOptimizerState(checkpoint.generatorOptimizer));
+    this.fakeOptimizer.loadState(parseOptimizerState(checkpoint.fakeOptimizer));
+    this.iteration = checkpoint.iteration;
+    this.lastGood = checkpoint;
+  }
+
+  dispose(): void {
+    this.generatorOptimizer.dispose();
+    this.fakeOptimizer.dispose();
+    this.generator.dispose();
+    this.fakeScore.dispose();
+  }
+}
+
+/** s_mid = s_next + (s_i - s_next) (margin + (1 - 2 margin) u): inside the segment, `margin` of it away from each end. */
+export function isgMidpoint(sI: number, sNext: number, margin: number, u: number): number {
+  return sNext + (sI - sNext) * (margin + (1 - 2 * margin) * u);
+}
+
+/**
+ * From pure noise at anchors[0]: for j < until, x0_j = x_j - s_j v(x_j); x_{j+1} = (1 - s_{j+1}) x0_j + s_{j+1} eps_j.
+ * what 'input': returns x_until (backward simulation); 'x0': returns x0 at the last anchor (until = anchors.length).
+ */
+export function runAnchorsWith<Net extends Module, Condition extends Kept>(
+  task: DistillTask<Net, Condition>,
+  generator: Net,
+  condition: Condition,
+  anchors: readonly number[],
+  until: number,
+  noiseSeed: number,
+  size: number,
+  what: 'input' | 'x0',
+): Tensor {
+  const engine = generator.engine;
+  const shape = [size, ...task.sampleShape];
+  const numel = shape.reduce((a, b) => a * b, 1);
+  const sigma = (s: number) => fromArray(engine, [size], new Float32Array(size).fill(s), 'f32', 'sigma');
+  // One scope: at most 4 anchors' intermediates are alive at once, and only the result leaves it.
+  return tidy(engine, () => {
+    let x = randn(engine, shape, noiseSeed, NOISE.input * numel);
+    for (let j = 0; j < until; j++) {
+      const s = anchors[j]!;
+      const x0 = x0FromVelocity(x, task.velocity(generator, x, sigma(s), condition), s);
+      if (what === 'x0' && j + 1 === until) return x0;
+      x = noiseTo(x0, randn(engine, shape, noiseSeed, (NOISE.renoise + j) * numel), anchors[j + 1]!);
+    }
+    return x;
+  });
+}
+
+async function readAll(tensors: readonly Tensor[]): Promise<number[]> {
+  const values = await Promise.all(tensors.map((t) => t.item()));
+  for (const t of tensors) t.dispose();
+  return values;
+}
+
+/** Disposes the tensors in a plain object or array (what tidy returned to a caller outside any scope). */
+export function disposeTensors(value: unknown, seen = new Set<unknown>()): void {
+  if (value instanceof Tensor) return value.dispose();
+  if (!value || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  for (const v of Object.values(value)) disposeTensors(v, seen);
+}

@@ -1,0 +1,66 @@
+// Shapes-32 as a distillation task: the teacher's DiT (the real score), conditioned on the states of its text encoder,
+// which stays frozen (the student bundle ships the teacher's encoder unchanged). Captions and real images of an
+// iteration come from the data layer's grammar and renderer (makeBatch), a function of the seed.
+import { makeBatch } from '../data/dataset';
+import { encodeCaptionBatch } from '../data/tokenizer';
+import { cfgCombine } from '../flow/tensors';
+import { ShapesDiT } from '../nets/dit';
+import type { TextEncoder } from '../nets/textEncoder';
+import { concat, slice } from '../nn/ops/shape';
+import { cloneParameters } from '../nn/params';
+import { fromArray, noGrad, type Tensor } from '../nn/tensor';
+import type { DistillTask } from './task';
+
+export type TextCondition = {
+  /** [B, L, D], [B, L], [B, D]: the captions' encoding. */
+  states: Tensor;
+  mask: Tensor;
+  pooled: Tensor;
+  /** The same for the captions followed by as many empty captions (the teacher's guided batch). */
+  guided: { states: Tensor; mask: Tensor; pooled: Tensor };
+};
+
+/** The frozen text encoder's reading of captions (no gradient). */
+export function encodeText(textEncoder: TextEncoder, captions: readonly string[]): { states: Tensor; mask: Tensor; pooled: Tensor } {
+  const engine = textEncoder.engine;
+  const { maxLength } = textEncoder.config;
+  const tokens = encodeCaptionBatch(captions, maxLength);
+  return noGrad(engine, () => {
+    const ids = fromArray(engine, [captions.length, maxLength], tokens.ids, 'u32', 'input_ids');
+    const mask = fromArray(engine, [captions.length, maxLength], tokens.attentionMask, 'f32', 'attention_mask');
+    const { lastHiddenState, pooled } = textEncoder.forward(ids, mask);
+    return { states: lastHiddenState, mask, pooled };
+  });
+}
+
+/** The condition for captions: their encoding, and (for guidance) that of captions + empty captions in one pass. */
+export function textCondition(textEncoder: TextEncoder, captions: readonly string[]): TextCondition {
+  const guided = encodeText(textEncoder, [...captions, ...captions.map(() => '')]);
+  const n = captions.length;
+  return { states: slice(guided.states, 0, 0, n), mask: slice(guided.mask, 0, 0, n), pooled: slice(guided.pooled, 0, 0, n), guided };
+}
+
+export function shapesTask(teacher: ShapesDiT, textEncoder: TextEncoder): DistillTask<ShapesDiT, TextCondition> {
+  const { channels, imageSize } = teacher.config;
+  return {
+    name: 'shapes',
+    sampleShape: [channels, imageSize, imageSize],
+    teacher,
+    createNetwork() {
+      const net = new ShapesDiT(teacher.engine, teacher.config);
+      cloneParameters(teacher, net);
+      return net;
+    },
+    velocity: (net, x, sigma, c) => net.forward(x, sigma, c.states, c.mask, c.pooled),
+    guidedVelocity(x, sigma, c, guidance) {
+      if (guidance === 1) return teacher.forward(x, sigma, c.states, c.mask, c.pooled);
+      const n = x.shape[0]!;
+      const v = teacher.forward(concat([x, x], 0), concat([sigma, sigma], 0), c.guided.states, c.guided.mask, c.guided.pooled);
+      return cfgCombine(slice(v, 0, n, 2 * n), slice(v, 0, 0, n), guidance);
+    },
+    batch(seed, size) {
+      const data = makeBatch(seed, size);
+      return { condition: textCondition(textEncoder, data.captions), x0: fromArray(teacher.engine, [size, channels, imageSize, imageSize], data.images, 'f32', 'x0') };
+    },
+  };
+}

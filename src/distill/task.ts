@@ -1,0 +1,28 @@
+// What the distillation loop needs from a domain (the 2D toy or Shapes-32), so distill/senseflow.ts is written once:
+// networks of the teacher's architecture, their velocity under a condition, the teacher with classifier-free
+// guidance, and the data (conditions and real samples) of an iteration. Conditions are tensors the task makes and
+// the loop only passes along (labels on the toy; the frozen text encoder's states on Shapes).
+import type { Module } from '../nn/module';
+import type { Kept, Tensor } from '../nn/tensor';
+
+export interface DistillBatch<Condition extends Kept> {
+  condition: Condition;
+  /** Real samples [B, ...sampleShape] matching the condition (the student's input when not backward-simulated). */
+  x0: Tensor;
+}
+
+export interface DistillTask<Net extends Module = Module, Condition extends Kept = Kept> {
+  readonly name: string;
+  /** The shape of one sample: [2] on the toy, [3, 32, 32] on Shapes. */
+  readonly sampleShape: readonly number[];
+  /** The frozen teacher (the real score). */
+  readonly teacher: Net;
+  /** A new network of the teacher's architecture holding a copy of its weights (the generator and the fake score). */
+  createNetwork(): Net;
+  /** The velocity v = eps - x0 at x [B, ...] with noise levels sigma [B]. */
+  velocity(net: Net, x: Tensor, sigma: Tensor, condition: Condition): Tensor;
+  /** The teacher's guided velocity v_null + w (v_cond - v_null) (one forward of the doubled batch). */
+  guidedVelocity(x: Tensor, sigma: Tensor, condition: Condition, guidance: number): Tensor;
+  /** Conditions and real samples of `size` examples, a function of `seed` alone. Called inside a tidy scope. */
+  batch(seed: number, size: number): DistillBatch<Condition>;
+}
