@@ -158,7 +158,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
         if (![dmd, isg, norm, normaliser].every(Number.isFinite)) return await this.recover(metrics, 'generator');
         this.generatorOptimizer.step();
         this.generatorOptimizer.zeroGrad();
-        if (config.idaLambda < 1) lerpParameters(this.fakeScore, config.alignment === 'generator' ? this.generator : task.teacher, config.idaLambda);
+        this.alignFakeScore();
       }
 
       // Phase 2: the fake score's flow-matching step on the generator's (detached) samples.
@@ -180,6 +180,15 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     } finally {
       disposeTensors(phase1);
     }
+  }
+
+  /**
+   * IDA after a generator step: phi <- lambda phi + (1 - lambda) theta (or toward the frozen teacher in the
+   * pull-to-teacher arm); lambda = 1 leaves the fake score alone. The fake score's optimizer moments are untouched.
+   */
+  alignFakeScore(): void {
+    const { idaLambda, alignment } = this.config;
+    if (idaLambda < 1) lerpParameters(this.fakeScore, alignment === 'generator' ? this.generator : this.task.teacher, idaLambda);
   }
 
   /** The host draws of iteration t (anchor, guidance, noise levels), a function of (seed, t). */
