@@ -16,6 +16,7 @@ import { evaluateToy, referenceGuidance, toyTeacherReference } from '../distill/
 import { toyTask } from '../distill/toyTask';
 import { shapesTask } from '../distill/shapesTask';
 import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import { loadEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import type { Module } from '../nn/module';
 import { saveModule } from '../nn/safetensors';
@@ -133,6 +134,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (task === 'toy2d' && config.ganWeight > 0) throw new UsageError(`the GAN term (--gan, the "gan" arm) reads the attribute evaluator's features: Shapes only; use --gan 0 on toy2d`);
   const steps = positiveInteger(v('steps'), 'steps') ?? (task === 'toy2d' ? 2000 : 1000);
   return {
     task,
@@ -180,7 +182,8 @@ async function prepare(engine: Engine, options: DistillOptions): Promise<Prepare
     return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation };
   }
   const { teacher, textEncoder } = await loadShapesTeacher(engine, options.teacher);
-  const task = shapesTask(teacher, textEncoder);
+  const evaluator = config.ganWeight > 0 ? loadEvaluator(engine, readBytes(join('models', 'evaluator', 'evaluator.safetensors'))) : undefined;
+  const task = shapesTask(teacher, textEncoder, evaluator);
   const distiller = new SenseFlowDistiller(task, config, seed);
   const { shapesEvaluation } = await import('./distillShapesEval');
   return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation: await shapesEvaluation(engine, distiller, textEncoder, options) };

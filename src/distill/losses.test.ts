@@ -53,8 +53,8 @@ describe('dmdGradient', () => {
         return values;
       }),
     );
-    allclose(moved.subarray(0, 5), Array.from(base.subarray(0, 5), (v) => v / 3), { atol: 1e-6, rtol: 1e-5 }, 'sample 0');
-    allclose(moved.subarray(5), base.subarray(5), { atol: 0, rtol: 0 }, 'sample 1');
+    allclose(moved!.subarray(0, 5), Array.from(base!.subarray(0, 5), (v) => v / 3), { atol: 1e-6, rtol: 1e-5 }, 'sample 0');
+    allclose(moved!.subarray(5), base!.subarray(5), { atol: 0, rtol: 0 }, 'sample 1');
   });
 
   it('refuses mismatched shapes, naming the argument', () => {

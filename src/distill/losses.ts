@@ -19,12 +19,13 @@ import { noGrad, type Tensor } from '../nn/tensor';
 
 const dmdGradientKernel = { label: 'dmd_gradient', code: dmdGradientSource, params: { n: 'u32', per_sample: 'u32' } } as const;
 
-export interface DmdGradient {
+// A type alias (not an interface) so it fits tidy()'s result type.
+export type DmdGradient = {
   /** g [B, ...]: the direction the generator's samples should move against (fake minus real). */
   g: Tensor;
   /** [B]: mean_CHW |x - x0_real|, the per-sample normaliser. */
   norm: Tensor;
-}
+};
 
 /** g = (x0Fake - x0Real) / mean_CHW |x - x0Real| per sample (dmd_gradient.wgsl; no gradient flows through it). */
 export function dmdGradient(x: Tensor, x0Real: Tensor, x0Fake: Tensor): DmdGradient {

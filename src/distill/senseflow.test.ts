@@ -193,8 +193,8 @@ describe('SenseFlowDistiller', () => {
     resumed.dispose();
   });
 
-  it('refuses the GAN term until it exists, rather than silently training without it', () => {
-    expect(() => new SenseFlowDistiller(toyTask(teacher, RING), small({ ganWeight: 0.1 }), 1)).toThrow(/not implemented/);
+  it('refuses the GAN term on the toy, which has no feature network, rather than silently training without it', () => {
+    expect(() => new SenseFlowDistiller(toyTask(teacher, RING), small({ ganWeight: 0.1 }), 1)).toThrow(/only the Shapes task/);
   });
 });
 

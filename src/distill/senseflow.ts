@@ -13,7 +13,9 @@
 //           L_ISG = pseudo-Huber(prediction, target).
 //      G <- AdamW(L_DM + isgWeight L_ISG); then IDA: phi <- lambda phi + (1 - lambda) theta (or toward the teacher,
 //      the pull-to-teacher control arm).
+//      With the GAN term (distill/adversarial.ts) L_G = -(1 - s_i)^2 mean(D(x)) joins the generator's loss with ganWeight.
 //   3. Fake score step, every iteration: flow matching on sg(x) with s ~ logit-normal(0, 1), no guidance.
+//   4. With the GAN term, the discriminator's hinge step on real renders against sg(x), every iteration.
 // The real score's guidance w ~ U(guidance range), drawn per iteration.
 //
 // Divergence: losses and gradient norms are read back before each optimizer step; a NaN or infinity skips the
@@ -33,6 +35,7 @@ import { clipGradNorm, gradNorm, lerpParameters } from '../nn/params';
 import { loadModule, saveModule } from '../nn/safetensors';
 import { backward, fromArray, type Kept, noGrad, Tensor, tidy } from '../nn/tensor';
 import { type DistillConfig, trainingAnchors } from './config';
+import { adversarialGeneratorLoss, discriminate, FeatureDiscriminator, freeze, hingeDiscriminatorLoss } from './adversarial';
 import { dmdGradient, dmdLoss, isgLoss } from './losses';
 import type { DistillTask } from './task';
 
@@ -50,6 +53,10 @@ export interface IterationMetrics {
   generatorGradNorm?: number;
   /** Batch mean of DMD's per-sample normaliser mean|x - x0_real|. */
   dmdNormaliser?: number;
+  /** With the GAN term: L_G (on generator steps), and the discriminator's hinge loss and gradient norm. */
+  ganLoss?: number;
+  discriminatorLoss?: number;
+  discriminatorGradNorm?: number;
   /** Set when a non-finite value stopped the update and the last good snapshot was restored. */
   restored?: { reason: string; toIteration: number };
 }
@@ -61,6 +68,9 @@ export interface DistillCheckpoint {
   fakeScore: Uint8Array;
   generatorOptimizer: Uint8Array;
   fakeOptimizer: Uint8Array;
+  /** With the GAN term: its heads and their optimizer. */
+  discriminator?: Uint8Array;
+  discriminatorOptimizer?: Uint8Array;
 }
 
 export interface DistillerOptions {
@@ -77,6 +87,9 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   readonly fakeScore: Net;
   readonly generatorOptimizer: AdamW;
   readonly fakeOptimizer: AdamW;
+  /** The GAN term's heads on the frozen evaluator (null when ganWeight is 0). */
+  readonly discriminator: FeatureDiscriminator | null = null;
+  readonly discriminatorOptimizer: AdamW | null = null;
   readonly anchors: readonly number[];
   /** The next iteration to run. */
   iteration = 0;
@@ -89,11 +102,17 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     readonly seed: number,
     options: DistillerOptions = {},
   ) {
-    if (config.ganWeight > 0) throw new Error('the adversarial (GAN) term is not implemented yet; run with ganWeight 0 (--gan 0)');
     this.engine = task.teacher.engine;
+    const adam = { lr: config.lr, beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay };
+    if (config.ganWeight > 0) {
+      if (!task.adversarial) throw new Error(`the adversarial (GAN) term reads the attribute evaluator's features, which only the Shapes task has; run ${task.name} with --gan 0`);
+      const { evaluator, textDim } = task.adversarial;
+      freeze(evaluator);
+      this.discriminator = new FeatureDiscriminator(this.engine, evaluator.config.dim, evaluator.config.layers + 1, textDim, seed);
+      this.discriminatorOptimizer = new AdamW(this.engine, this.discriminator, adam);
+    }
     this.generator = task.createNetwork();
     this.fakeScore = task.createNetwork();
-    const adam = { lr: config.lr, beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay };
     this.generatorOptimizer = new AdamW(this.engine, this.generator, adam);
     this.fakeOptimizer = new AdamW(this.engine, this.fakeScore, adam);
     this.anchors = trainingAnchors(config);
@@ -124,7 +143,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       );
       if (!draws.generatorStep) {
         const x = noGrad(engine, () => x0FromVelocity(xI, task.velocity(this.generator, xI, sigmaI, condition), sI));
-        return { condition, x, readings: [] as Tensor[] };
+        return { condition, real, x, readings: [] as Tensor[] };
       }
       const vG = task.velocity(this.generator, xI, sigmaI, condition);
       const x = x0FromVelocity(xI, vG, sI);
@@ -146,18 +165,24 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
         isg = isgLoss(eulerStep(xI, vG, sI, sNext), target, config.isgLoss, config.pseudoHuberC);
         total = add(total, scale(isg, config.isgWeight));
       }
+      let gan: Tensor | null = null;
+      if (this.discriminator && task.adversarial) {
+        gan = adversarialGeneratorLoss(discriminate(task.adversarial.evaluator, this.discriminator, x, task.adversarial.text(condition)), (1 - sI) ** 2);
+        total = add(total, scale(gan, config.ganWeight));
+      }
       backward(total);
       const gradientNorm = this.clip(this.generator);
-      return { condition, x, readings: [dmd, isg ?? dmd, gradientNorm, mean(norm)] };
+      return { condition, real, x, readings: [dmd, isg ?? dmd, gradientNorm, mean(norm), gan ?? dmd] };
     });
     phase1.x.requiresGrad = false; // the fake score trains on sg(x)
     try {
       if (draws.generatorStep) {
-        const [dmd, isg, norm, normaliser] = await readAll(phase1.readings);
-        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, config.isgWeight > 0 ? { isgLoss: isg } : {});
-        if (![dmd, isg, norm, normaliser].every(Number.isFinite)) return await this.recover(metrics, 'generator');
+        const [dmd, isg, norm, normaliser, gan] = await readAll(phase1.readings);
+        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, config.isgWeight > 0 ? { isgLoss: isg } : {}, this.discriminator ? { ganLoss: gan } : {});
+        if (![dmd, isg, norm, normaliser, gan].every(Number.isFinite)) return await this.recover(metrics, 'generator');
         this.generatorOptimizer.step();
         this.generatorOptimizer.zeroGrad();
+        this.discriminatorOptimizer?.zeroGrad(); // the heads' gradients from L_G are not theirs to follow
         this.alignFakeScore();
       }
 
@@ -175,6 +200,22 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       if (!Number.isFinite(metrics.fakeLoss) || !Number.isFinite(metrics.fakeGradNorm)) return await this.recover(metrics, 'fake score');
       this.fakeOptimizer.step();
       this.fakeOptimizer.zeroGrad();
+      if (this.discriminator && this.discriminatorOptimizer && task.adversarial) {
+        // Phase 3: the discriminator's hinge step, real renders against the generator's (detached) samples.
+        const { evaluator, text } = task.adversarial;
+        const discriminator = this.discriminator;
+        const readings = tidy(engine, () => {
+          const pooled = text(phase1.condition);
+          const loss = hingeDiscriminatorLoss(discriminate(evaluator, discriminator, phase1.real, pooled), discriminate(evaluator, discriminator, phase1.x, pooled));
+          backward(loss);
+          return [loss, this.clip(discriminator)];
+        });
+        const [discriminatorLoss, discriminatorGradNorm] = await readAll(readings);
+        Object.assign(metrics, { discriminatorLoss, discriminatorGradNorm });
+        if (!Number.isFinite(discriminatorLoss) || !Number.isFinite(discriminatorGradNorm)) return await this.recover(metrics, 'discriminator');
+        this.discriminatorOptimizer.step();
+        this.discriminatorOptimizer.zeroGrad();
+      }
       this.iteration = t + 1;
       return metrics;
     } finally {
@@ -232,13 +273,14 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     return fromArray(this.engine, [this.config.batch], new Float32Array(this.config.batch).fill(s), 'f32', 'sigma');
   }
 
-  private clip(net: Net): Tensor {
+  private clip(net: Module): Tensor {
     return this.config.gradClip > 0 ? clipGradNorm(net.parameters(), this.config.gradClip) : gradNorm(net.parameters());
   }
 
   private async recover(metrics: IterationMetrics, where: string): Promise<IterationMetrics> {
     this.generatorOptimizer.zeroGrad();
     this.fakeOptimizer.zeroGrad();
+    this.discriminatorOptimizer?.zeroGrad();
     const snapshot = this.lastGood!;
     this.restore(snapshot);
     metrics.restored = { reason: `a non-finite loss or gradient norm in the ${where} step`, toIteration: snapshot.iteration };
@@ -248,7 +290,12 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
 
   async checkpoint(): Promise<DistillCheckpoint> {
     const [generator, fakeScore, g, f] = await Promise.all([saveModule(this.generator), saveModule(this.fakeScore), this.generatorOptimizer.state(), this.fakeOptimizer.state()]);
-    return { iteration: this.iteration, generator, fakeScore, generatorOptimizer: serializeOptimizerState(g), fakeOptimizer: serializeOptimizerState(f) };
+    const checkpoint: DistillCheckpoint = { iteration: this.iteration, generator, fakeScore, generatorOptimizer: serializeOptimizerState(g), fakeOptimizer: serializeOptimizerState(f) };
+    if (this.discriminator && this.discriminatorOptimizer) {
+      checkpoint.discriminator = await saveModule(this.discriminator);
+      checkpoint.discriminatorOptimizer = serializeOptimizerState(await this.discriminatorOptimizer.state());
+    }
+    return checkpoint;
   }
 
   /** Puts a checkpoint back (weights, optimizer moments); the next iteration is the checkpoint's. */
@@ -257,11 +304,18 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     loadModule(this.fakeScore, checkpoint.fakeScore);
     this.generatorOptimizer.loadState(parseOptimizerState(checkpoint.generatorOptimizer));
     this.fakeOptimizer.loadState(parseOptimizerState(checkpoint.fakeOptimizer));
+    if (this.discriminator && this.discriminatorOptimizer) {
+      if (!checkpoint.discriminator || !checkpoint.discriminatorOptimizer) throw new Error('the checkpoint has no GAN heads, but this run has the GAN term: resume it with the same --gan');
+      loadModule(this.discriminator, checkpoint.discriminator);
+      this.discriminatorOptimizer.loadState(parseOptimizerState(checkpoint.discriminatorOptimizer));
+    }
     this.iteration = checkpoint.iteration;
     this.lastGood = checkpoint;
   }
 
   dispose(): void {
+    this.discriminatorOptimizer?.dispose();
+    this.discriminator?.dispose();
     this.generatorOptimizer.dispose();
     this.fakeOptimizer.dispose();
     this.generator.dispose();

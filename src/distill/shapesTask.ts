@@ -5,6 +5,7 @@ import { makeBatch } from '../data/dataset';
 import { encodeCaptionBatch } from '../data/tokenizer';
 import { cfgCombine } from '../flow/tensors';
 import { ShapesDiT } from '../nets/dit';
+import type { AttributeEvaluator } from '../nets/evaluator';
 import type { TextEncoder } from '../nets/textEncoder';
 import { concat, slice } from '../nn/ops/shape';
 import { cloneParameters } from '../nn/params';
@@ -40,7 +41,8 @@ export function textCondition(textEncoder: TextEncoder, captions: readonly strin
   return { states: slice(guided.states, 0, 0, n), mask: slice(guided.mask, 0, 0, n), pooled: slice(guided.pooled, 0, 0, n), guided };
 }
 
-export function shapesTask(teacher: ShapesDiT, textEncoder: TextEncoder): DistillTask<ShapesDiT, TextCondition> {
+/** The evaluator, when given, enables the GAN term (it is frozen by the distiller). */
+export function shapesTask(teacher: ShapesDiT, textEncoder: TextEncoder, evaluator?: AttributeEvaluator): DistillTask<ShapesDiT, TextCondition> {
   const { channels, imageSize } = teacher.config;
   return {
     name: 'shapes',
@@ -58,6 +60,7 @@ export function shapesTask(teacher: ShapesDiT, textEncoder: TextEncoder): Distil
       const v = teacher.forward(concat([x, x], 0), concat([sigma, sigma], 0), c.guided.states, c.guided.mask, c.guided.pooled);
       return cfgCombine(slice(v, 0, n, 2 * n), slice(v, 0, 0, n), guidance);
     },
+    adversarial: evaluator ? { evaluator, textDim: textEncoder.config.dim, text: (c) => c.pooled } : undefined,
     batch(seed, size) {
       const data = makeBatch(seed, size);
       return { condition: textCondition(textEncoder, data.captions), x0: fromArray(teacher.engine, [size, channels, imageSize, imageSize], data.images, 'f32', 'x0') };

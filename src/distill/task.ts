@@ -2,6 +2,7 @@
 // networks of the teacher's architecture, their velocity under a condition, the teacher with classifier-free
 // guidance, and the data (conditions and real samples) of an iteration. Conditions are tensors the task makes and
 // the loop only passes along (labels on the toy; the frozen text encoder's states on Shapes).
+import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Module } from '../nn/module';
 import type { Kept, Tensor } from '../nn/tensor';
 
@@ -25,4 +26,10 @@ export interface DistillTask<Net extends Module = Module, Condition extends Kept
   guidedVelocity(x: Tensor, sigma: Tensor, condition: Condition, guidance: number): Tensor;
   /** Conditions and real samples of `size` examples, a function of `seed` alone. Called inside a tidy scope. */
   batch(seed: number, size: number): DistillBatch<Condition>;
+  /** What the optional GAN term reads (Shapes only): the frozen feature network and the condition's pooled text. */
+  readonly adversarial?: {
+    evaluator: AttributeEvaluator;
+    textDim: number;
+    text(condition: Condition): Tensor;
+  };
 }

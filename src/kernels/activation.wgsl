@@ -3,6 +3,7 @@
 //     gelu(x) = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
 //     gelu'(x) = 0.5 (1 + tanh(u)) + 0.5 x (1 - tanh(u)^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 //   ACTIVATION 1: SiLU (swish): silu(x) = x s(x), s = 1 / (1 + exp(-x));  silu'(x) = s (1 + x (1 - s))
+//   ACTIVATION 2: ReLU: max(x, 0);  relu'(x) = 1 for x > 0, else 0 (the hinge losses of the GAN term)
 //   BACKWARD false: out[i] = f(x[i]);  true: out[i] = dy[i] * f'(x[i])  (dy unused in the forward,
 //   where the caller binds x in its place so one binding layout serves both).
 // Layout: flat arrays of n elements. One invocation per element; memory bound: 8 bytes per element
@@ -36,6 +37,9 @@ fn activation(v: f32) -> f32 {
   if (ACTIVATION == 0u) {
     return 0.5 * v * (1.0 + safe_tanh(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
   }
+  if (ACTIVATION == 2u) {
+    return max(v, 0.0);
+  }
   return v * sigmoid(v);
 }
 
@@ -43,6 +47,9 @@ fn derivative(v: f32) -> f32 {
   if (ACTIVATION == 0u) {
     let t = safe_tanh(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v));
     return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * v * v);
+  }
+  if (ACTIVATION == 2u) {
+    return select(0.0, 1.0, v > 0.0);
   }
   let s = sigmoid(v);
   return s * (1.0 + v * (1.0 - s));

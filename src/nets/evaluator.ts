@@ -98,6 +98,21 @@ export class AttributeEvaluator extends Module {
     };
   }
 
+  /**
+   * The token-mean of the states after the patch embedding and after each transformer layer (the last one through the
+   * final norm, i.e. `features`): [B, dim] each, layers + 1 of them. The GAN term's heads read these.
+   */
+  layerFeatures(image: Tensor): Tensor[] {
+    const { patchSize } = this.config;
+    let x = add(this.patchEmbed.forward(patchify(image, patchSize)), this.positionEmbedding);
+    const out = [mean(x, 1)];
+    this.layers.forEach((layer, i) => {
+      x = layer.forward(x);
+      out.push(mean(i + 1 === this.layers.length ? this.finalNorm.forward(x) : x, 1));
+    });
+    return out;
+  }
+
   /** image [B, 3, 32, 32] in [-1, 1] -> the features and every head's logits (see the header). */
   forward(image: Tensor): EvaluatorOutput {
     const { imageSize, channels, patchSize } = this.config;

@@ -1,4 +1,4 @@
-// Pointwise activations: gelu (tanh approximation) and silu, forward and backward in one kernel.
+// Pointwise activations: gelu (tanh approximation), silu and relu, forward and backward in one kernel.
 // x[...S] -> y[...S]; dx = dy * f'(x) (the backward recomputes f' from x rather than storing it).
 import activationSource from '../../kernels/activation.wgsl?raw';
 import type { HostTensor } from '../host';
@@ -8,8 +8,8 @@ import { assertF32, launch1d, output } from './common';
 
 const activationKernel = { label: 'activation', code: activationSource, params: { n: 'u32' } } as const;
 
-type Activation = 'gelu' | 'silu';
-const ACTIVATION_CODES: Record<Activation, number> = { gelu: 0, silu: 1 };
+type Activation = 'gelu' | 'silu' | 'relu';
+const ACTIVATION_CODES: Record<Activation, number> = { gelu: 0, silu: 1, relu: 2 };
 
 function activationPass(kind: Activation, x: Tensor, dy: Tensor | null): Tensor {
   const out = output(x.engine, x.shape, dy ? `${kind}.backward` : kind);
@@ -32,6 +32,8 @@ function activation(kind: Activation, x: Tensor): Tensor {
 export const gelu = (x: Tensor): Tensor => activation('gelu', x);
 /** SiLU (swish): x * sigmoid(x). */
 export const silu = (x: Tensor): Tensor => activation('silu', x);
+/** ReLU: max(x, 0), with derivative 0 at 0. */
+export const relu = (x: Tensor): Tensor => activation('relu', x);
 
 // ---- float64 references ----
 
@@ -63,3 +65,4 @@ function pointwiseReference(f: (v: number) => number, df: (v: number) => number)
 
 export const geluReference = (): Reference => pointwiseReference(geluValue, geluDerivative);
 export const siluReference = (): Reference => pointwiseReference(siluValue, siluDerivative);
+export const reluReference = (): Reference => pointwiseReference((v) => Math.max(v, 0), (v) => (v > 0 ? 1 : 0));
