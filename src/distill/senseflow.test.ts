@@ -12,13 +12,13 @@ import type { Engine } from '../nn/engine';
 import { randn } from '../nn/ops/random';
 import { loadModule, parseSafetensors, saveModule } from '../nn/safetensors';
 import { allclose, testEngine } from '../nn/testing';
-import { fromArray, noGrad, tidy } from '../nn/tensor';
+import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
 import { type DistillConfig, distillConfig } from './config';
 import { isgMidpoint, runAnchorsWith, SenseFlowDistiller } from './senseflow';
 import type { DistillTask } from './task';
 import { referenceGuidance, TOY_EVAL, toyStudentSamples, toyTeacherReference } from './toyEval';
 import { energyDistance } from './toyMetrics';
-import { type ToyCondition, toyTask } from './toyTask';
+import { type ToyCondition, toyCondition, toyTask } from './toyTask';
 
 let engine: Engine;
 let teacher: Toy2DTeacher;
@@ -118,6 +118,30 @@ describe('SenseFlowDistiller', () => {
     const input = run(2, 'input');
     allclose(await input.read(), x, { atol: 1e-5, rtol: 1e-4 }, 'x at anchor 2');
     input.dispose();
+  });
+
+  it('ISG target: a guided teacher Euler step into the segment, then a generator step out of it', async () => {
+    const distiller = new SenseFlowDistiller(toyTask(teacher, RING), small(), 8);
+    await distiller.step(); // the generator now differs from the teacher
+    const n = 5;
+    const labels = Uint32Array.from([0, 1, 2, 3, 4]);
+    const x = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(3 * i) * 1.5);
+    const [sI, sMid, sNext, w] = [0.9, 0.8, 0.75, 2.5];
+    const condition = () => toyCondition(teacher, labels);
+    const read = async (f: () => Tensor) => {
+      const t = noGrad(engine, () => tidy(engine, f));
+      const data = await t.read();
+      t.dispose();
+      return data;
+    };
+    const sigma = (s: number) => fromArray(engine, [n], new Float32Array(n).fill(s));
+    const vReal = await read(() => distiller.task.guidedVelocity(fromArray(engine, [n, 2], x), sigma(sI), condition(), w));
+    const xMid = x.map((v, i) => v + (sMid - sI) * vReal[i]!);
+    const vGen = await read(() => distiller.task.velocity(distiller.generator, fromArray(engine, [n, 2], xMid), sigma(sMid), condition()));
+    const expected = xMid.map((v, i) => v + (sNext - sMid) * vGen[i]!);
+    const target = await read(() => distiller.isgTarget(condition(), fromArray(engine, [n, 2], x), sI, sMid, sNext, w));
+    allclose(target, expected, { atol: 1e-5, rtol: 1e-5 }, 'ISG target');
+    distiller.dispose();
   });
 
   it("draws the iteration's anchor, DMD noise levels and ISG midpoint inside their ranges, the same for the same (seed, t)", () => {

@@ -158,10 +158,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       let total = dmd;
       let isg: Tensor | null = null;
       if (config.isgWeight > 0) {
-        const target = noGrad(engine, () => {
-          const xMid = eulerStep(xI, task.guidedVelocity(xI, sigmaI, condition, draws.guidance), sI, draws.isgMid);
-          return eulerStep(xMid, task.velocity(this.generator, xMid, this.fill(draws.isgMid), condition), draws.isgMid, sNext);
-        });
+        const target = this.isgTarget(condition, xI, sI, draws.isgMid, sNext, draws.guidance);
         isg = isgLoss(eulerStep(xI, vG, sI, sNext), target, config.isgLoss, config.pseudoHuberC);
         total = add(total, scale(isg, config.isgWeight));
       }
@@ -221,6 +218,20 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     } finally {
       disposeTensors(phase1);
     }
+  }
+
+  /**
+   * ISG's target for the segment s_i -> s_next (no gradient): the teacher's guided Euler step s_i -> s_mid, then the
+   * generator's Euler step s_mid -> s_next: x_mid + (s_next - s_mid) v_G(x_mid), x_mid = x_i + (s_mid - s_i) v_real(x_i).
+   */
+  isgTarget(condition: Condition, xI: Tensor, sI: number, sMid: number, sNext: number, guidance: number): Tensor {
+    const { engine, task } = this;
+    const size = xI.shape[0]!;
+    const fill = (s: number) => fromArray(engine, [size], new Float32Array(size).fill(s), 'f32', 'sigma');
+    return noGrad(engine, () => {
+      const xMid = eulerStep(xI, task.guidedVelocity(xI, fill(sI), condition, guidance), sI, sMid);
+      return eulerStep(xMid, task.velocity(this.generator, xMid, fill(sMid), condition), sMid, sNext);
+    });
   }
 
   /**
