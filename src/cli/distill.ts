@@ -163,6 +163,8 @@ interface Evaluation {
 interface Prepared<Net extends Module, Condition extends Kept> {
   distiller: SenseFlowDistiller<Net, Condition>;
   evaluation: Evaluation;
+  /** Frees what prepare() loaded besides the distiller (the teacher, the text encoder, the evaluator). */
+  dispose(): void;
 }
 
 async function prepare(engine: Engine, options: DistillOptions): Promise<Prepared<Module, Kept>> {
@@ -179,14 +181,18 @@ async function prepare(engine: Engine, options: DistillOptions): Promise<Prepare
         return `${Object.entries(steps).map(([n, m]) => `${n}-step ED ${m.energyDistance.toFixed(4)} modes ${(100 * m.modeCoverage).toFixed(0)}%`).join(', ')}, fake-tracking ${(r.fakeTrackingError as number).toFixed(4)}, |phi-theta| ${(r.parameterDistance as number).toFixed(3)}`;
       },
     };
-    return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation };
+    return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation, dispose: () => teacher.dispose() };
   }
   const { teacher, textEncoder } = await loadShapesTeacher(engine, options.teacher);
   const evaluator = config.ganWeight > 0 ? loadEvaluator(engine, readBytes(join('models', 'evaluator', 'evaluator.safetensors'))) : undefined;
   const task = shapesTask(teacher, textEncoder, evaluator);
   const distiller = new SenseFlowDistiller(task, config, seed);
   const { shapesEvaluation } = await import('./distillShapesEval');
-  return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation: await shapesEvaluation(engine, distiller, textEncoder, options) };
+  return {
+    distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>,
+    evaluation: await shapesEvaluation(engine, distiller, textEncoder, options),
+    dispose: () => [teacher, textEncoder, evaluator].forEach((m) => m?.dispose()),
+  };
 }
 
 /** The run identity a --resume must match. */
@@ -255,7 +261,7 @@ function prepareMetricsLog(path: string, startIteration: number): void {
 
 export async function distill(engine: Engine, options: DistillOptions): Promise<{ iterations: number; evaluation: Record<string, unknown> }> {
   mkdirSync(options.out, { recursive: true });
-  const { distiller, evaluation } = await prepare(engine, options);
+  const { distiller, evaluation, dispose } = await prepare(engine, options);
   const metricsPath = join(options.out, 'metrics.jsonl');
   const log = (record: object) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
   let priorSeconds = 0;
@@ -316,6 +322,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   writeFileSync(join(options.out, 'generator.safetensors'), await saveModule(distiller.generator));
   console.log(`[${name}] done: iterations ${start}..${distiller.iteration} in ${formatDuration((performance.now() - started) / 1000)}; run folder ${options.out}`);
   distiller.dispose();
+  dispose();
   return { iterations: distiller.iteration, evaluation: last };
 }
 
