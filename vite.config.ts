@@ -101,8 +101,41 @@ function bundledModels(): Plugin {
   };
 }
 
+// The 2D toy teachers the Distill tab trains from (models/toy2d/<mixture>/, bundles of `space.type` points), kept
+// apart from the Generate tab's list: `virtual:toy-teachers` maps each mixture to its folder ('ring' ->
+// 'models/toy2d/ring/'), and the build copies the files each manifest lists, as for the text-to-image bundles.
+const TOY_TEACHERS_MODULE = 'virtual:toy-teachers';
+
+function findToyTeachers(): { mixture: string; path: string; files: string[] }[] {
+  const root = join(modelsRoot, 'toy2d');
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'manifest.json')))
+    .map((d) => {
+      const manifest = JSON.parse(readFileSync(join(root, d.name, 'manifest.json'), 'utf8')) as { name: string; files?: { path: string }[] };
+      return { mixture: manifest.name.replace(/^toy2d-/, ''), path: `models/toy2d/${d.name}/`, files: ['manifest.json', ...(manifest.files ?? []).map((f) => f.path)] };
+    });
+}
+
+function toyTeachers(): Plugin {
+  const resolved = `\0${TOY_TEACHERS_MODULE}`;
+  return {
+    name: 'senseflow:toy-teachers',
+    resolveId: (id) => (id === TOY_TEACHERS_MODULE ? resolved : undefined),
+    load(id) {
+      if (id !== resolved) return undefined;
+      return `export default ${JSON.stringify(Object.fromEntries(findToyTeachers().map((t) => [t.mixture, t.path])))};`;
+    },
+    generateBundle() {
+      for (const teacher of findToyTeachers()) {
+        for (const path of teacher.files) this.emitFile({ type: 'asset', fileName: `${teacher.path}${path}`, source: readFileSync(join(modelsRoot, '..', teacher.path, path)) });
+      }
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), ortRuntime(), bundledModels()],
+  plugins: [react(), ortRuntime(), bundledModels(), toyTeachers()],
   define: {
     __ORT_VERSION__: JSON.stringify(ortVersion),
   },

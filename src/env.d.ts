@@ -11,3 +11,9 @@ declare module 'virtual:bundled-models' {
   const models: { path: string; manifest: unknown }[];
   export default models;
 }
+
+/** The 2D toy teacher bundles (vite.config.ts toyTeachers): mixture name -> folder, relative to the app's base. */
+declare module 'virtual:toy-teachers' {
+  const teachers: Record<string, string>;
+  export default teachers;
+}

@@ -1,0 +1,127 @@
+// A run's per-iteration metrics on the page: a ring buffer the worker's progress batches go into (outside React
+// state: charts read it through store.subscribe, STYLE.md "transient updates"), and the downloads: the metrics and
+// the evaluations as JSON (one file) and as CSV (one table each).
+import type { IterationMetrics } from '../distill/senseflow';
+import type { ToyEvaluation } from '../distill/toyEval';
+import type { RunIdentity } from '../workers/distillApi';
+
+export class MetricsRing {
+  private readonly items: (IterationMetrics | undefined)[];
+  private start = 0;
+  private count = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`MetricsRing: capacity must be an integer >= 1, got ${capacity}`);
+    this.items = new Array(capacity);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends in order; when full, the oldest go. */
+  push(metrics: readonly IterationMetrics[]): void {
+    for (const m of metrics) {
+      const end = (this.start + this.count) % this.capacity;
+      this.items[end] = m;
+      if (this.count < this.capacity) this.count++;
+      else this.start = (this.start + 1) % this.capacity;
+    }
+  }
+
+  /** Drops the iterations at or after `iteration` (a run resumed from an earlier checkpoint repeats them). */
+  truncate(iteration: number): void {
+    while (this.count > 0 && this.at(this.count - 1)!.iteration >= iteration) this.count--;
+  }
+
+  at(index: number): IterationMetrics | undefined {
+    return index >= 0 && index < this.count ? this.items[(this.start + index) % this.capacity] : undefined;
+  }
+
+  last(): IterationMetrics | undefined {
+    return this.at(this.count - 1);
+  }
+
+  clear(): void {
+    this.start = 0;
+    this.count = 0;
+    this.items.fill(undefined);
+  }
+
+  toArray(): IterationMetrics[] {
+    return Array.from({ length: this.count }, (_, i) => this.at(i)!);
+  }
+
+  /** Columns for a chart: the iterations, and per field its values (null where an iteration has none). */
+  columns<K extends NumericField>(fields: readonly K[]): { iteration: number[]; values: Record<K, (number | null)[]> } {
+    const iteration = new Array<number>(this.count);
+    const values = Object.fromEntries(fields.map((f) => [f, new Array<number | null>(this.count)])) as Record<K, (number | null)[]>;
+    for (let i = 0; i < this.count; i++) {
+      const m = this.at(i)!;
+      iteration[i] = m.iteration;
+      for (const f of fields) {
+        const v = m[f];
+        values[f][i] = typeof v === 'number' && Number.isFinite(v) ? v : null;
+      }
+    }
+    return { iteration, values };
+  }
+}
+
+export type NumericField = { [K in keyof IterationMetrics]-?: NonNullable<IterationMetrics[K]> extends number ? K : never }[keyof IterationMetrics];
+
+/** The per-iteration CSV's columns, in order (the IterationMetrics fields; `restored` as its snapshot's iteration). */
+export const METRICS_COLUMNS = [
+  'iteration',
+  'generatorStep',
+  'anchorIndex',
+  'backwardSimulated',
+  'guidance',
+  'fakeLoss',
+  'fakeGradNorm',
+  'dmdLoss',
+  'isgLoss',
+  'generatorGradNorm',
+  'dmdNormaliser',
+  'restoredToIteration',
+] as const;
+
+function cell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'number') return String(value); // NaN and Infinity as written
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function metricsCsv(metrics: readonly IterationMetrics[]): string {
+  const rows = metrics.map((m) =>
+    METRICS_COLUMNS.map((column) => cell(column === 'restoredToIteration' ? m.restored?.toIteration : m[column])).join(','),
+  );
+  return `${[METRICS_COLUMNS.join(','), ...rows].join('\n')}\n`;
+}
+
+/** One row per evaluation: per step count n its energy distance, mode coverage and off-mode fraction, then the rest. */
+export function evaluationsCsv(evaluations: readonly ToyEvaluation[]): string {
+  const stepCounts = [...new Set(evaluations.flatMap((e) => Object.keys(e.steps)))].sort((a, b) => Number(a) - Number(b));
+  const header = ['iteration', ...stepCounts.flatMap((n) => [`energyDistance_${n}step`, `modeCoverage_${n}step`, `offMode_${n}step`]), 'fakeTrackingError', 'parameterDistance'];
+  const rows = evaluations.map((e) =>
+    [
+      e.iteration,
+      ...stepCounts.flatMap((n) => {
+        const s = e.steps[n];
+        return [s?.energyDistance, s?.modeCoverage, s?.offMode];
+      }),
+      e.fakeTrackingError,
+      e.parameterDistance,
+    ]
+      .map(cell)
+      .join(','),
+  );
+  return `${[header.join(','), ...rows].join('\n')}\n`;
+}
+
+/** Everything about the run in one JSON document. Non-finite numbers (a diverged loss) are written as strings. */
+export function runJson(identity: RunIdentity | null, metrics: readonly IterationMetrics[], evaluations: readonly ToyEvaluation[]): string {
+  return `${JSON.stringify({ format: 'senseflow-distill-metrics', version: 1, run: identity, metrics, evaluations }, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1)}\n`;
+}

@@ -1,0 +1,59 @@
+// The Distill tab's form: its defaults are the CLI's toy run, the presets are the ablation arms, every control that
+// does not read is named, a saved run's identity comes back into the form, and run keys ignore key order.
+import { describe, expect, it } from 'vitest';
+import { ARMS, distillConfig } from '../distill/config';
+import { runKey, stableJson } from '../workers/distillApi';
+import { activePreset, DEFAULT_FORM, type DistillForm, formIdentity, formOf, readRunSettings, TOY_ARMS, TOY_BASE, withPreset } from './distillSettings';
+
+const read = (form: Partial<DistillForm>) => readRunSettings({ ...DEFAULT_FORM, ...form }, 'http://localhost/models/toy2d/ring/');
+
+describe('the Distill form', () => {
+  it('reads by default to the toy SenseFlow run of `npm run distill -- toy2d`', () => {
+    const result = read({});
+    expect(result).toEqual({
+      settings: { task: 'ring', seed: 1, config: distillConfig('senseflow', {}, TOY_BASE), teacherUrl: 'http://localhost/models/toy2d/ring/', iterations: 2000, checkpointEvery: 100, figureEvery: 50 },
+    });
+  });
+
+  it('has a preset per toy arm that sets exactly that arm, and recognises it', () => {
+    expect(activePreset(DEFAULT_FORM)).toBe('senseflow');
+    for (const arm of TOY_ARMS) {
+      const form = withPreset({ ...DEFAULT_FORM, batch: '32' }, arm);
+      expect(activePreset(form)).toBe(arm);
+      expect(form.batch).toBe('32');
+      const config = (read(form) as { settings: { config: object } }).settings.config;
+      expect(config).toEqual(distillConfig(arm, { batch: 32 }, TOY_BASE));
+    }
+    expect(TOY_ARMS).not.toContain('gan');
+    expect(Object.keys(ARMS).filter((arm) => !(TOY_ARMS as readonly string[]).includes(arm))).toEqual(['gan']);
+    expect(activePreset({ ...DEFAULT_FORM, idaLambda: '0.9' })).toBeNull();
+    // With IDA off, what it would pull toward does not matter: that is still DMD alone.
+    expect(activePreset({ ...DEFAULT_FORM, idaLambda: '1', isgWeight: '0', alignment: 'teacher' })).toBe('dmd');
+  });
+
+  it('names the control that does not read', () => {
+    expect(read({ idaLambda: 'x' })).toEqual({ error: 'IDA lambda must be a number from 0 to 1 (1: IDA off), not "x".' });
+    expect(read({ ttur: '2.5' })).toEqual({ error: 'TTUR ratio must be a whole number from 1 to 50, not "2.5".' });
+    expect(read({ batch: '' })).toEqual({ error: 'Batch size must be a whole number from 1 to 4096, not "".' });
+    expect(read({ seed: '-1' })).toEqual({ error: 'Seed must be a whole number from 0 to 4294967295, not "-1".' });
+    expect(read({ anchorSteps: '9' })).toEqual({ error: 'Anchors must be a whole number from 1 to 8, not "9".' });
+    expect(read({ backwardSimulation: '1.5' })).toEqual({ error: 'Backward simulation must be a number from 0 to 1, not "1.5".' });
+    expect(read({ guidanceMin: '4', guidanceMax: '2' })).toEqual({ error: 'Guidance from (4) must not be above Guidance to (2).' });
+    expect(read({ figureEvery: '0' })).toEqual({ error: 'Figures every must be a whole number from 1 to 100000, not "0".' });
+  });
+
+  it('puts a saved run back into the form (its cadence fields kept)', () => {
+    const form: DistillForm = { ...DEFAULT_FORM, task: 'grid', idaLambda: '0.98', alignment: 'teacher', isgWeight: '0.75', isgLoss: 'l2', ttur: '3', guidanceMin: '1', guidanceMax: '2', lr: '0.0005', batch: '64', anchorSteps: '2', shift: '2', backwardSimulation: '0.25', seed: '42' };
+    const identity = formIdentity(form)!;
+    expect(formOf(identity, { ...DEFAULT_FORM, figureEvery: '7' })).toEqual({ ...form, figureEvery: '7' });
+    expect(formIdentity({ ...DEFAULT_FORM, lr: 'fast' })).toBeNull();
+  });
+
+  it('keys a run by its identity, whatever the order of its keys', () => {
+    const identity = formIdentity(DEFAULT_FORM)!;
+    const reordered = { config: Object.fromEntries(Object.entries(identity.config).reverse()) as typeof identity.config, seed: identity.seed, task: identity.task };
+    expect(runKey(reordered)).toBe(runKey(identity));
+    expect(runKey({ ...identity, seed: 2 })).not.toBe(runKey(identity));
+    expect(stableJson({ b: [{ d: 1, c: 2 }], a: null })).toBe('{"a":null,"b":[{"c":2,"d":1}]}');
+  });
+});

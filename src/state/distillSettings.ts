@@ -1,0 +1,156 @@
+// The Distill tab's settings as the form holds them (text, as typed), the presets that set them to an ablation arm
+// (distill/config.ts ARMS), and readRunSettings: the form checked into a run's settings, naming the control at
+// fault. The 2D toy's base is the CLI's (cli/distill.ts): lr 1e-3 and the teacher at guidance 1 (its conditional).
+import { ARMS, type ArmName, checkDistillConfig, DEFAULT_DISTILL_CONFIG, type DistillConfig } from '../distill/config';
+import type { IsgLossKind } from '../distill/losses';
+import { type DistillTaskName, type RunIdentity, type RunSettings } from '../workers/distillApi';
+
+/** The arms the 2D toy can run: the GAN term needs the Shapes task's feature network. */
+export const TOY_ARMS = ['dmd', 'ida', 'isg', 'senseflow', 'pull-to-teacher'] as const satisfies readonly ArmName[];
+
+export const MAX_SEED = 2 ** 32 - 1;
+
+export interface DistillForm {
+  task: DistillTaskName;
+  idaLambda: string;
+  alignment: DistillConfig['alignment'];
+  isgWeight: string;
+  isgLoss: IsgLossKind;
+  ttur: string;
+  guidanceMin: string;
+  guidanceMax: string;
+  lr: string;
+  batch: string;
+  anchorSteps: string;
+  shift: string;
+  backwardSimulation: string;
+  seed: string;
+  iterations: string;
+  checkpointEvery: string;
+  figureEvery: string;
+}
+
+/** The toy's distillation defaults (the SenseFlow arm), as in `npm run distill -- toy2d`. */
+export const TOY_BASE: Partial<DistillConfig> = { batch: 256, lr: 1e-3, guidance: [1, 1] };
+
+function armFields(arm: ArmName): Pick<DistillForm, 'idaLambda' | 'isgWeight' | 'alignment'> {
+  const overrides: Partial<DistillConfig> = ARMS[arm].overrides;
+  return {
+    idaLambda: String(overrides.idaLambda ?? DEFAULT_DISTILL_CONFIG.idaLambda),
+    isgWeight: String(overrides.isgWeight ?? DEFAULT_DISTILL_CONFIG.isgWeight),
+    alignment: overrides.alignment ?? 'generator',
+  };
+}
+
+export const DEFAULT_FORM: Readonly<DistillForm> = {
+  task: 'ring',
+  ...armFields('senseflow'),
+  isgLoss: DEFAULT_DISTILL_CONFIG.isgLoss,
+  ttur: String(DEFAULT_DISTILL_CONFIG.fakeStepsPerGeneratorStep),
+  guidanceMin: String(TOY_BASE.guidance![0]),
+  guidanceMax: String(TOY_BASE.guidance![1]),
+  lr: String(TOY_BASE.lr),
+  batch: String(TOY_BASE.batch),
+  anchorSteps: String(DEFAULT_DISTILL_CONFIG.anchorSteps),
+  shift: String(DEFAULT_DISTILL_CONFIG.shift),
+  backwardSimulation: String(DEFAULT_DISTILL_CONFIG.backwardSimulation),
+  seed: '1',
+  iterations: '2000',
+  checkpointEvery: '100',
+  figureEvery: '50',
+};
+
+/** The form with an arm's settings (IDA on or off and toward what, ISG on or off); the other knobs stay. */
+export function withPreset(form: DistillForm, arm: ArmName): DistillForm {
+  return { ...form, ...armFields(arm) };
+}
+
+/** The arm whose settings the form holds, or null ("custom") when the knobs match none. */
+export function activePreset(form: DistillForm): (typeof TOY_ARMS)[number] | null {
+  return TOY_ARMS.find((arm) => {
+    const fields = armFields(arm);
+    return Number(form.idaLambda) === Number(fields.idaLambda) && Number(form.isgWeight) === Number(fields.isgWeight) && (Number(form.idaLambda) === 1 || form.alignment === fields.alignment);
+  }) ?? null;
+}
+
+type Checked<T> = { value: T } | { error: string };
+
+function readNumber(text: string, label: string, { min, max, integer = false, note = '' }: { min: number; max: number; integer?: boolean; note?: string }): Checked<number> {
+  const n = Number(text);
+  const ok = text.trim() !== '' && Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n));
+  if (ok) return { value: n };
+  return { error: `${label} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}${note}, not "${text}".` };
+}
+
+/** The form read into a run's settings, or the first problem, naming the control as the tab labels it. */
+export function readRunSettings(form: DistillForm, teacherUrl: string): { settings: RunSettings } | { error: string } {
+  const fields = {
+    idaLambda: readNumber(form.idaLambda, 'IDA lambda', { min: 0, max: 1, note: ' (1: IDA off)' }),
+    isgWeight: readNumber(form.isgWeight, 'ISG weight', { min: 0, max: 10, note: ' (0: ISG off)' }),
+    ttur: readNumber(form.ttur, 'TTUR ratio', { min: 1, max: 50, integer: true }),
+    guidanceMin: readNumber(form.guidanceMin, 'Guidance from', { min: 0, max: 30 }),
+    guidanceMax: readNumber(form.guidanceMax, 'Guidance to', { min: 0, max: 30 }),
+    lr: readNumber(form.lr, 'Learning rate', { min: 1e-7, max: 1 }),
+    batch: readNumber(form.batch, 'Batch size', { min: 1, max: 4096, integer: true }),
+    anchorSteps: readNumber(form.anchorSteps, 'Anchors', { min: 1, max: 8, integer: true }),
+    shift: readNumber(form.shift, 'Shift', { min: 0.1, max: 20 }),
+    backwardSimulation: readNumber(form.backwardSimulation, 'Backward simulation', { min: 0, max: 1 }),
+    seed: readNumber(form.seed, 'Seed', { min: 0, max: MAX_SEED, integer: true }),
+    iterations: readNumber(form.iterations, 'Stop at iteration', { min: 1, max: 1_000_000, integer: true }),
+    checkpointEvery: readNumber(form.checkpointEvery, 'Checkpoint every', { min: 1, max: 100_000, integer: true }),
+    figureEvery: readNumber(form.figureEvery, 'Figures every', { min: 1, max: 100_000, integer: true }),
+  };
+  for (const field of Object.values(fields)) if ('error' in field) return field;
+  const v = Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, (field as { value: number }).value])) as Record<keyof typeof fields, number>;
+  if (v.guidanceMin > v.guidanceMax) return { error: `Guidance from (${v.guidanceMin}) must not be above Guidance to (${v.guidanceMax}).` };
+  const config: DistillConfig = {
+    ...DEFAULT_DISTILL_CONFIG,
+    ...TOY_BASE,
+    idaLambda: v.idaLambda,
+    alignment: form.alignment,
+    isgWeight: v.isgWeight,
+    isgLoss: form.isgLoss,
+    ganWeight: 0,
+    fakeStepsPerGeneratorStep: v.ttur,
+    guidance: [v.guidanceMin, v.guidanceMax],
+    lr: v.lr,
+    batch: v.batch,
+    anchorSteps: v.anchorSteps,
+    shift: v.shift,
+    backwardSimulation: v.backwardSimulation,
+  };
+  try {
+    checkDistillConfig(config);
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+  return { settings: { task: form.task, seed: v.seed, config, teacherUrl, iterations: v.iterations, checkpointEvery: v.checkpointEvery, figureEvery: v.figureEvery } };
+}
+
+/** The identity of the run the form describes (null when the form does not read). */
+export function formIdentity(form: DistillForm): RunIdentity | null {
+  const read = readRunSettings(form, '');
+  return 'settings' in read ? { task: read.settings.task, seed: read.settings.seed, config: read.settings.config } : null;
+}
+
+/** The form that describes a saved run (its cadence fields kept from `form`). */
+export function formOf(identity: RunIdentity, form: DistillForm): DistillForm {
+  const c = identity.config;
+  return {
+    ...form,
+    task: identity.task,
+    idaLambda: String(c.idaLambda),
+    alignment: c.alignment,
+    isgWeight: String(c.isgWeight),
+    isgLoss: c.isgLoss,
+    ttur: String(c.fakeStepsPerGeneratorStep),
+    guidanceMin: String(c.guidance[0]),
+    guidanceMax: String(c.guidance[1]),
+    lr: String(c.lr),
+    batch: String(c.batch),
+    anchorSteps: String(c.anchorSteps),
+    shift: String(c.shift),
+    backwardSimulation: String(c.backwardSimulation),
+    seed: String(identity.seed),
+  };
+}

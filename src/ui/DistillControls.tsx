@@ -1,0 +1,173 @@
+// The Distill tab's settings: the task, the presets (the ablation arms in one click) and, under "Advanced", every
+// knob of the recipe with a line on what it does and the equation it sets. Values are kept as typed and checked on
+// Start (state/distillSettings.ts readRunSettings). While a run is open the settings are locked: Reset unlocks them.
+import { useId } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { ARMS } from '../distill/config';
+import { useDistill } from '../state/distill';
+import { activePreset, type DistillForm, MAX_SEED, TOY_ARMS } from '../state/distillSettings';
+import { DISTILL_TASKS, type DistillTaskName } from '../workers/distillApi';
+
+const TASK_LABELS: Record<DistillTaskName, string> = { ring: '2D ring', grid: '2D grid' };
+const TASK_NOTES: Record<DistillTaskName, string> = {
+  ring: '8 Gaussians on a circle; labels "any" and four pairs of opposite modes. The easy one.',
+  grid: '25 Gaussians on a 5×5 grid; labels "any", each row and each column. Harder: more modes, closer together.',
+};
+
+const PRESET_NOTES: Record<(typeof TOY_ARMS)[number], string> = {
+  dmd: 'Distribution matching alone (with TTUR): the baseline.',
+  ida: 'DMD + Implicit Distribution Alignment: the fake score is pulled toward the generator after each generator step.',
+  isg: 'DMD + Intra-Segment Guidance: the student learns each jump between its anchors from a teacher-guided target.',
+  senseflow: 'DMD + IDA + ISG: the SenseFlow recipe.',
+  'pull-to-teacher': 'A control for IDA: the same pull, but toward the frozen teacher instead of the generator.',
+};
+
+function NumberField({ name, label, hint, min, max, step, disabled }: { name: keyof DistillForm; label: string; hint: React.ReactNode; min: number; max: number; step: number | 'any'; disabled: boolean }) {
+  const value = useDistill((s) => s.form[name]);
+  const setField = useDistill((s) => s.setField);
+  const hintId = useId();
+  return (
+    <div className="knob">
+      <label className="field">
+        <span>{label}</span>
+        <input type="number" min={min} max={max} step={step} value={value} disabled={disabled} aria-describedby={hintId} onChange={(e) => setField(name, e.target.value)} />
+      </label>
+      <p id={hintId} className="hint">
+        {hint}
+      </p>
+    </div>
+  );
+}
+
+function SelectField<V extends string>({ name, label, hint, choices, disabled }: { name: keyof DistillForm; label: string; hint: React.ReactNode; choices: readonly (readonly [V, string])[]; disabled: boolean }) {
+  const value = useDistill((s) => s.form[name]);
+  const setField = useDistill((s) => s.setField);
+  const hintId = useId();
+  return (
+    <div className="knob">
+      <label className="field">
+        <span>{label}</span>
+        <select value={value} disabled={disabled} aria-describedby={hintId} onChange={(e) => setField(name, e.target.value as DistillForm[typeof name])}>
+          {choices.map(([v, text]) => (
+            <option key={v} value={v}>
+              {text}
+            </option>
+          ))}
+        </select>
+      </label>
+      <p id={hintId} className="hint">
+        {hint}
+      </p>
+    </div>
+  );
+}
+
+export function DistillControls() {
+  const { task, form } = useDistill(useShallow((s) => ({ task: s.form.task, form: s.form })));
+  const locked = useDistill((s) => s.run.state !== 'idle' && s.run.state !== 'error');
+  const { setField, applyPreset } = useDistill(useShallow((s) => ({ setField: s.setField, applyPreset: s.applyPreset })));
+  const preset = activePreset(form);
+
+  return (
+    <div className="distill-settings">
+      <fieldset className="task-picker" disabled={locked}>
+        <legend>Task</legend>
+        {DISTILL_TASKS.map((name) => (
+          <div key={name} className="task">
+            <label className="check">
+              <input type="radio" name="distill-task" value={name} checked={task === name} aria-describedby={`distill-task-${name}`} onChange={() => setField('task', name)} />
+              {TASK_LABELS[name]}
+            </label>
+            <span id={`distill-task-${name}`} className="hint">
+              {TASK_NOTES[name]}
+            </span>
+          </div>
+        ))}
+        <div className="task">
+          <label className="check disabled">
+            <input type="radio" name="distill-task" value="shapes" disabled aria-describedby="distill-task-shapes" />
+            Shapes-32 (text to image)
+          </label>
+          <span id="distill-task-shapes" className="hint">
+            Needs a fast GPU; coming.
+          </span>
+        </div>
+      </fieldset>
+
+      <fieldset className="presets" disabled={locked}>
+        <legend>Preset</legend>
+        <div className="preset-buttons">
+          {TOY_ARMS.map((arm) => (
+            <button key={arm} type="button" aria-pressed={preset === arm} title={PRESET_NOTES[arm]} onClick={() => applyPreset(arm)}>
+              {arm === 'senseflow' ? 'SenseFlow' : ARMS[arm].label.replace(' (control for IDA)', '')}
+            </button>
+          ))}
+          <button type="button" disabled title="The GAN term reads the Shapes task's feature network" aria-describedby="distill-gan-note">
+            {ARMS.gan.label}
+          </button>
+        </div>
+        <p className="hint">
+          {preset ? PRESET_NOTES[preset] : 'Custom: the knobs under Advanced match no preset.'} <span id="distill-gan-note">The GAN term needs the Shapes task (its feature network).</span>
+        </p>
+      </fieldset>
+
+      <details className="advanced">
+        <summary>Advanced</summary>
+        <fieldset disabled={locked} className="knobs">
+          <legend className="visually-hidden">Advanced settings</legend>
+          <NumberField name="idaLambda" label="IDA lambda" min={0} max={1} step={0.01} disabled={locked} hint={<>After each generator step, φ ← λφ + (1 − λ)θ: the fake score is pulled toward the generator (IDA). 1 turns IDA off; the paper uses 0.97.</>} />
+          <SelectField
+            name="alignment"
+            label="IDA pulls toward"
+            disabled={locked}
+            choices={[
+              ['generator', 'the generator (IDA)'],
+              ['teacher', 'the teacher (control)'],
+            ]}
+            hint="Toward the generator is IDA; toward the frozen teacher is the control arm, which shows that the pull helps because it follows the student."
+          />
+          <NumberField name="isgWeight" label="ISG weight" min={0} max={10} step={0.1} disabled={locked} hint={<>Weight of Intra-Segment Guidance. For the student's jump s<sub>i</sub> → s<sub>i+1</sub>, the teacher steps from s<sub>i</sub> to a point s<sub>mid</sub> inside the segment and the student finishes from there; the direct jump is pulled toward that target. 0 turns ISG off.</>} />
+          <SelectField
+            name="isgLoss"
+            label="ISG loss"
+            disabled={locked}
+            choices={[
+              ['pseudo-huber', 'pseudo-Huber'],
+              ['l2', 'L2'],
+            ]}
+            hint={<>Pseudo-Huber √(d² + c²) − c with c = 10⁻³ (L2 near zero, L1 far away: robust to large misses), or plain L2.</>}
+          />
+          <NumberField name="ttur" label="TTUR ratio" min={1} max={50} step={1} disabled={locked} hint="Two time-scale update rule: the fake score trains every iteration, the generator every k-th, so the fake score keeps up with the student." />
+          <div className="knob">
+            <div className="field-pair" role="group" aria-labelledby="distill-guidance-label" aria-describedby="distill-guidance-hint">
+              <span id="distill-guidance-label" className="group-label">
+                Guidance range
+              </span>
+              <label className="field">
+                <span>Guidance from</span>
+                <input type="number" min={0} max={30} step={0.5} value={form.guidanceMin} disabled={locked} onChange={(e) => setField('guidanceMin', e.target.value)} />
+              </label>
+              <label className="field">
+                <span>Guidance to</span>
+                <input type="number" min={0} max={30} step={0.5} value={form.guidanceMax} disabled={locked} onChange={(e) => setField('guidanceMax', e.target.value)} />
+              </label>
+            </div>
+            <p id="distill-guidance-hint" className="hint">
+              The real score is the teacher with classifier-free guidance, v = v<sub>any</sub> + w (v<sub>label</sub> − v<sub>any</sub>), w drawn
+              uniformly in this range each iteration. 1 is the teacher's plain conditional; larger w sharpens the labels.
+            </p>
+          </div>
+          <NumberField name="lr" label="Learning rate" min={1e-7} max={1} step="any" disabled={locked} hint="AdamW's learning rate, the same for the generator and the fake score (as in the paper)." />
+          <NumberField name="batch" label="Batch size" min={1} max={4096} step={1} disabled={locked} hint="Samples per iteration. Larger batches give smoother updates and take longer per iteration." />
+          <NumberField name="anchorSteps" label="Anchors" min={1} max={8} step={1} disabled={locked} hint={<>The student's noise levels: n anchors shift(1), shift(1 − 1/n), … with shift(s) = ks / (1 + (k − 1)s). Four anchors with k = 3 are 1, 0.9, 0.75, 0.5; the 1- and 2-step samplers use the first one and two.</>} />
+          <NumberField name="shift" label="Shift" min={0.1} max={20} step={0.5} disabled={locked} hint="k of the shift above: larger k keeps the anchors at higher noise." />
+          <NumberField name="backwardSimulation" label="Backward simulation" min={0} max={1} step={0.05} disabled={locked} hint="The probability that the student's input at an anchor is made by running the student itself from noise through the earlier anchors (as at inference) rather than by noising real data." />
+          <NumberField name="seed" label="Seed" min={0} max={MAX_SEED} step={1} disabled={locked} hint="Every random draw is a function of the seed and the iteration, so a run repeats exactly, and resumes exactly from a checkpoint." />
+          <NumberField name="iterations" label="Stop at iteration" min={1} max={1_000_000} step={1} disabled={locked} hint="The run stops (done) at this iteration." />
+          <NumberField name="checkpointEvery" label="Checkpoint every" min={1} max={100_000} step={1} disabled={locked} hint="Iterations between checkpoints in this browser's storage (a pause saves one too); a reload offers to resume from the last." />
+          <NumberField name="figureEvery" label="Figures every" min={1} max={100_000} step={1} disabled={locked} hint="Iterations between figure updates and evaluations (a pause and a single step update them too)." />
+        </fieldset>
+      </details>
+    </div>
+  );
+}
