@@ -184,14 +184,15 @@ async function prepare(engine: Engine, options: DistillOptions): Promise<Prepare
     return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation, dispose: () => teacher.dispose() };
   }
   const { teacher, textEncoder } = await loadShapesTeacher(engine, options.teacher);
-  const evaluator = config.ganWeight > 0 ? loadEvaluator(engine, readBytes(join('models', 'evaluator', 'evaluator.safetensors'))) : undefined;
-  const task = shapesTask(teacher, textEncoder, evaluator);
+  // One evaluator for the evaluations and, with --gan, the GAN term's frozen features.
+  const evaluator = loadEvaluator(engine, readBytes(join('models', 'evaluator', 'evaluator.safetensors')));
+  const task = shapesTask(teacher, textEncoder, config.ganWeight > 0 ? evaluator : undefined);
   const distiller = new SenseFlowDistiller(task, config, seed);
   const { shapesEvaluation } = await import('./distillShapesEval');
   return {
     distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>,
-    evaluation: await shapesEvaluation(engine, distiller, textEncoder, options),
-    dispose: () => [teacher, textEncoder, evaluator].forEach((m) => m?.dispose()),
+    evaluation: await shapesEvaluation(engine, distiller, textEncoder, evaluator, options),
+    dispose: () => [teacher, textEncoder, evaluator].forEach((m) => m.dispose()),
   };
 }
 

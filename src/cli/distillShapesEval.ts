@@ -17,18 +17,16 @@ import { frechetDistance, frechetDistanceFromStatistics, gaussianStatistics } fr
 import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
 import type { ShapesDiT } from '../nets/dit';
 import type { TextEncoder } from '../nets/textEncoder';
-import { loadEvaluator } from '../nets/evaluator';
+import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import { parameterDistance } from '../nn/params';
 import { randn } from '../nn/ops/random';
 import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
-import { readBytes } from './checkpoint';
 import type { DistillOptions } from './distill';
 
 export const SHAPES_DISTILL_EVAL = { count: 100, teacherSteps: 50, realCount: 500, seed: 20261127, chunk: 50 } as const;
 
-export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDistiller<ShapesDiT, TextCondition>, textEncoder: TextEncoder, options: DistillOptions) {
-  const evaluator = loadEvaluator(engine, readBytes(join('models', 'evaluator', 'evaluator.safetensors')));
+export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDistiller<ShapesDiT, TextCondition>, textEncoder: TextEncoder, evaluator: AttributeEvaluator, options: DistillOptions) {
   const { count, chunk } = SHAPES_DISTILL_EVAL;
   const data = makeBatch(TEACHER_CAPTIONS_SEED, count);
   const task = distiller.task;
