@@ -1,5 +1,7 @@
 // The inference pipeline: a loaded model bundle (bundle.ts) as text-to-image generation on ONE execution provider,
-// the same code in the app's Worker and in the Node CLIs (no DOM).
+// the same code in the app's Worker and in the Node CLIs (no DOM). Label-conditioned bundles of 2D points (the toy
+// teachers and their students) run through it too: the prompt names a label and each image is a scatter of points
+// (generatePoints.ts).
 //
 //   const pipeline = await Pipeline.create(ort, await loadBundle(source), { provider: 'webgpu' });
 //   const result = await pipeline.generate({ prompt: 'a red circle on a blue background', seed: 7, steps: 4 }, { signal });
@@ -25,11 +27,13 @@ import { levelsFor, planSampler, SAMPLER_NAMES, type SamplerName } from './gener
 import { type DenoiseCall, runSampler, type StepReport, throwIfAborted } from './generateSampler';
 import { createSession, type OrtSession, type SessionOptions } from './generateSession';
 import { affineGraphModel, StepGraphs } from './generateStepGraph';
-import { inputType, numberTensor, TextConditioner, withExternalData } from './generateText';
+import { DEFAULT_POINT_COUNT, isPointsModel, LabelConditioner, labelIndex, MAX_POINT_COUNT, pointsPicture, pointsSampleShape, reshapeOnHost } from './generatePoints';
+import { type EncodedText, inputType, numberTensor, TextConditioner, withExternalData } from './generateText';
 import { imageSeed, isSeed } from './noise';
 
 export { LatestWins } from './generateLatest';
 export { abortError } from './generateSampler';
+export { DEFAULT_POINT_COUNT, isPointsModel, MAX_POINT_COUNT } from './generatePoints';
 export type { SamplerName, StepReport };
 
 type OrtTensor = InstanceType<Ort['Tensor']>;
@@ -45,6 +49,7 @@ export interface PipelineOptions {
 }
 
 export interface GenerateRequest {
+  /** The text; for a points bundle, the name of a label (empty: label 0, the unconditional one). */
   prompt: string;
   /** Integer in [0, 2^32): image b of the batch uses seed + b. */
   seed: number;
@@ -58,6 +63,8 @@ export interface GenerateRequest {
   batch?: number;
   /** Read back each step's x0 estimate (StepReport.previews, GeneratedImage.previews; pixel-space models only). */
   previews?: boolean;
+  /** Points per image (points bundles only). Default DEFAULT_POINT_COUNT. */
+  points?: number;
 }
 
 export interface GenerateOptions {
@@ -72,6 +79,7 @@ export interface GenerateOptions {
 
 /** The request with every default filled in: what reproduces the images (and what a PNG's text chunks hold). */
 export interface GenerateSettings {
+  /** As asked; for a points bundle, the label's name as the manifest spells it. */
   prompt: string;
   seed: number;
   steps: number;
@@ -80,6 +88,8 @@ export interface GenerateSettings {
   batch: number;
   /** The noise levels the denoiser ran at (flow s, or epsilon timesteps). */
   levels: number[];
+  /** Points per image (points bundles only). */
+  points?: number;
 }
 
 export interface GeneratedImage {
@@ -93,6 +103,8 @@ export interface GeneratedImage {
   rgba: Uint8ClampedArray;
   /** Each step's x0 estimate (CHW), when previews were asked for. */
   previews: Float32Array[];
+  /** A points bundle's sample, [points, dims], of which the image is the scatter. */
+  points?: Float32Array;
 }
 
 export interface GenerateTimings {
@@ -149,12 +161,31 @@ export function toRgba(chw: Float32Array, channels: number, width: number, heigh
   return rgba;
 }
 
-function sessionOptionsFor(provider: ExecutionProvider): SessionOptions {
+/** `hostOutputs`: every output comes back to the host, also on WebGPU (points: tiny, and reshaped between calls). */
+function sessionOptionsFor(provider: ExecutionProvider, hostOutputs: boolean): SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
-    ...(provider === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    ...(provider === 'webgpu' && !hostOutputs ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
   };
+}
+
+/** The prompt side of a generation: text through the text encoder, or a label's name (generatePoints.ts). */
+interface Conditioner {
+  /** The denoiser's conditioning feeds for `prompts`, each one repeated over `rowsPerPrompt` denoiser rows. */
+  encode(prompts: readonly string[], rowsPerPrompt: number): Promise<EncodedText>;
+  release(): Promise<void>;
+}
+
+/** Which bundles the pipeline runs: text-conditioned images, and label-conditioned 2D points. */
+function checkRunnable(manifest: Manifest): void {
+  const { conditioning, space } = manifest;
+  if (isPointsModel(manifest)) {
+    if (space.type === 'points' && space.dims !== 2) throw new BundleError('manifest.json', 'space.dims', `is ${space.dims}: the pipeline draws 2D points`);
+    return;
+  }
+  if (conditioning !== 'text') throw new BundleError('manifest.json', 'conditioning', `is "${conditioning}" for ${space.type} space: the pipeline runs label-conditioned models of 2D points, and images from text prompts`);
+  if (space.type === 'points') throw new BundleError('manifest.json', 'space', 'is "points" with text conditioning: the pipeline draws points for a label, and generates images (pixel or latent space) from text');
 }
 
 /** [channels, height, width] of the denoiser's sample: the pixels, or the latent (from the ONNX input when it is static). */
@@ -178,12 +209,14 @@ export class Pipeline {
     private readonly ort: Ort,
     readonly manifest: Manifest,
     readonly provider: ExecutionProvider,
-    private readonly text: TextConditioner,
+    private readonly conditioner: Conditioner,
     private readonly denoiser: OrtSession,
     private readonly stepGraphs: StepGraphs,
     private readonly decoder: { session: OrtSession; affine: OrtSession } | null,
-    /** [channels, height, width] of the denoised sample. */
+    /** [channels, height, width] of the denoised sample (a points bundle: [DEFAULT_POINT_COUNT, 2, 1]). */
     readonly sampleShape: readonly [number, number, number],
+    /** Whether the bundle draws 2D points for a label. */
+    readonly drawsPoints: boolean,
   ) {
     this.modelSha256 = denoiserSha256(manifest);
   }
@@ -191,15 +224,16 @@ export class Pipeline {
   /**
    * A pipeline over a loaded (verified) bundle on one execution provider. `ort` is the onnxruntime-web module the
    * caller loaded: 'onnxruntime-web/webgpu' in the browser (pipeline/ort.ts loadOrt), 'onnxruntime-web' in Node.
-   * Rejects when the provider cannot start (ORT's own message), or when the bundle is not a text-to-image model.
+   * Rejects when the provider cannot start (ORT's own message), or when the bundle is neither a text-to-image model
+   * nor a label-conditioned model of 2D points.
    */
   static async create(ort: Ort, bundle: LoadedBundle, options: PipelineOptions): Promise<Pipeline> {
     const { provider } = options;
     if (!EXECUTION_PROVIDERS.includes(provider)) throw new Error(`provider must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(provider)}`);
     const { manifest, files } = bundle;
-    if (manifest.conditioning !== 'text') throw new BundleError('manifest.json', 'conditioning', `is "${manifest.conditioning}": the pipeline generates from text prompts`);
-    if (manifest.space.type === 'points') throw new BundleError('manifest.json', 'space', 'is "points": the pipeline generates images (pixel or latent space)');
-    const sessionOptions = sessionOptionsFor(provider);
+    checkRunnable(manifest);
+    const drawsPoints = isPointsModel(manifest);
+    const sessionOptions = sessionOptionsFor(provider, drawsPoints);
     const sessions: { release(): Promise<void> }[] = [];
     const open = async (path: string, externalData?: string[]) => {
       const session = await createSession(ort, files.get(path)!, withExternalData(sessionOptions, bundle, path, externalData));
@@ -211,9 +245,11 @@ export class Pipeline {
       const denoiser = await open(manifest.denoiser.onnx, manifest.denoiser.externalData);
       const sampleType = inputType(denoiser, manifest.denoiser.inputs.sample);
       if (sampleType !== 'float32') throw new BundleError(manifest.denoiser.onnx, 'denoiser.inputs.sample', `is ${sampleType}; the pipeline runs float32 denoisers`);
-      const shape = sampleShape(manifest, denoiser);
-      const text = await TextConditioner.create(ort, bundle, sessionOptions, (name) => inputType(denoiser, name));
-      sessions.push(text);
+      const shape = drawsPoints ? pointsSampleShape(DEFAULT_POINT_COUNT, 2) : sampleShape(manifest, denoiser);
+      const conditioner: Conditioner = drawsPoints
+        ? new LabelConditioner(ort, manifest, inputType(denoiser, manifest.denoiser.inputs.label!))
+        : await TextConditioner.create(ort, bundle, sessionOptions, (name) => inputType(denoiser, name));
+      sessions.push(conditioner);
       let decoder: { session: OrtSession; affine: OrtSession } | null = null;
       if (manifest.space.type === 'latent') {
         if (!manifest.decoder) throw new BundleError('manifest.json', 'decoder', 'is missing (required for latent space)');
@@ -221,7 +257,7 @@ export class Pipeline {
         sessions.push(decoder.affine);
       }
       await stepGraphs.prepare([false, true].flatMap((guided) => [false, true].map((renoise) => ({ guided, renoise }))));
-      return new Pipeline(ort, manifest, provider, text, denoiser, stepGraphs, decoder, shape);
+      return new Pipeline(ort, manifest, provider, conditioner, denoiser, stepGraphs, decoder, shape, drawsPoints);
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       await stepGraphs.release();
@@ -241,7 +277,14 @@ export class Pipeline {
     if (!(Number.isFinite(guidance) && guidance >= 0)) throw new Error(`guidance must be a number >= 0, got ${guidance}`);
     const batch = request.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new Error(`batch must be an integer from 1 to ${MAX_BATCH}, got ${batch}`);
-    return { prompt: request.prompt, seed: request.seed, steps, sampler, guidance, batch, levels: levelsFor(manifest, steps) };
+    const settings: GenerateSettings = { prompt: request.prompt, seed: request.seed, steps, sampler, guidance, batch, levels: levelsFor(manifest, steps) };
+    if (!this.drawsPoints) {
+      if (request.points !== undefined) throw new Error(`points is a setting of models that draw points; ${manifest.name} generates images`);
+      return settings;
+    }
+    const points = request.points ?? DEFAULT_POINT_COUNT;
+    if (!Number.isInteger(points) || points < 1 || points > MAX_POINT_COUNT) throw new Error(`points must be an integer from 1 to ${MAX_POINT_COUNT}, got ${points}`);
+    return { ...settings, prompt: manifest.labels![labelIndex(manifest, request.prompt)]!, points };
   }
 
   /** Generates `batch` images; one generation runs at a time (a second call waits for the first). */
@@ -266,10 +309,13 @@ export class Pipeline {
     const { batch, guidance } = settings;
     const guided = guidance !== 1;
     const plan = planSampler(manifest.kind, settings.sampler, settings.levels);
+    // A points image is N denoiser rows (generatePoints.ts); an image is one.
+    const rowsPerImage = settings.points ?? 1;
+    const shape = settings.points ? pointsSampleShape(settings.points, 2) : this.sampleShape;
 
-    const texts = Array<string>(batch).fill(settings.prompt);
-    if (guided) texts.push(...Array<string>(batch).fill(''));
-    const text = await this.text.encode(texts);
+    const prompts = Array<string>(batch).fill(settings.prompt);
+    if (guided) prompts.push(...Array<string>(batch).fill(''));
+    const conditioning = await this.conditioner.encode(prompts, rowsPerImage);
     let x0: OrtTensor | undefined;
     try {
       throwIfAborted(signal);
@@ -278,11 +324,13 @@ export class Pipeline {
       const sigmaType = inputType(this.denoiser, sigma);
       const sigmaMeta = this.denoiser.inputMetadata?.find((m) => m.name === sigma);
       // Some exports take one timestep for the whole batch ([1]); ours take one per row.
-      const sigmaRows = sigmaMeta && sigmaMeta.isTensor && sigmaMeta.shape.length === 1 && sigmaMeta.shape[0] === 1 ? 1 : texts.length;
+      const rows = prompts.length * rowsPerImage;
+      const sigmaRows = sigmaMeta && sigmaMeta.isTensor && sigmaMeta.shape.length === 1 && sigmaMeta.shape[0] === 1 ? 1 : rows;
       const denoise: DenoiseCall = async (x, level) => {
-        const feeds = { ...text.feeds, [sample]: x, [sigma]: numberTensor(ort, sigmaType, new Array(sigmaRows).fill(level), [sigmaRows], `denoiser input ${sigma}`) };
+        const input = this.drawsPoints ? reshapeOnHost(ort, x, [rows, 2]) : x;
+        const feeds = { ...conditioning.feeds, [sample]: input, [sigma]: numberTensor(ort, sigmaType, new Array(sigmaRows).fill(level), [sigmaRows], `denoiser input ${sigma}`) };
         const out = await this.denoiser.run(feeds, [prediction]);
-        return out[prediction]!;
+        return this.drawsPoints ? reshapeOnHost(ort, out[prediction]!, x.dims) : out[prediction]!;
       };
       const sampled = await runSampler({
         ort,
@@ -290,7 +338,7 @@ export class Pipeline {
         plan,
         guidance,
         guided,
-        shape: this.sampleShape,
+        shape,
         seed: settings.seed,
         batch,
         denoise,
@@ -304,7 +352,7 @@ export class Pipeline {
       const decodeStarted = performance.now();
       let decoderMs = 0;
       let pixels: Float32Array;
-      let [channels, height, width] = this.sampleShape;
+      let [channels, height, width] = shape;
       if (this.decoder) {
         const space = manifest.space as Extract<Manifest['space'], { type: 'latent' }>;
         const coefficients = new ort.Tensor('float32', Float32Array.of(1 / space.scale, space.shift ?? 0), [2]);
@@ -322,20 +370,22 @@ export class Pipeline {
       }
       const size = channels * height * width;
       const images = Array.from({ length: batch }, (_, b): GeneratedImage => {
-        const chw = pixels.slice(b * size, (b + 1) * size);
-        return { seed: imageSeed(settings.seed, b), width, height, channels, chw, rgba: toRgba(chw, channels, width, height), previews: sampled.previews.map((step) => step[b]!) };
+        const seed = imageSeed(settings.seed, b);
+        const values = pixels.slice(b * size, (b + 1) * size);
+        if (this.drawsPoints) return { seed, ...pointsPicture(values, 2), previews: [], points: values };
+        return { seed, width, height, channels, chw: values, rgba: toRgba(values, channels, width, height), previews: sampled.previews.map((step) => step[b]!) };
       });
       const finished = performance.now();
       const totalMs = finished - started;
-      const modelMs = text.textEncoderMs + sampled.denoiserMs.reduce((a, b) => a + b, 0) + decoderMs;
+      const modelMs = conditioning.textEncoderMs + sampled.denoiserMs.reduce((a, b) => a + b, 0) + decoderMs;
       return {
         images,
         settings,
         provider: this.provider,
         model: { name: manifest.name, sha256: this.modelSha256 },
         timings: {
-          tokenizeMs: text.tokenizeMs,
-          textEncoderMs: text.textEncoderMs,
+          tokenizeMs: conditioning.tokenizeMs,
+          textEncoderMs: conditioning.textEncoderMs,
           stepMs: sampled.stepMs,
           denoiserMs: sampled.denoiserMs,
           decodeMs: finished - decodeStarted,
@@ -344,7 +394,7 @@ export class Pipeline {
         },
       };
     } finally {
-      text.dispose();
+      conditioning.dispose();
       x0?.dispose();
     }
   }
@@ -354,6 +404,6 @@ export class Pipeline {
     await this.tail;
     if (this.released) return;
     this.released = true;
-    await Promise.all([this.text.release(), this.denoiser.release(), this.stepGraphs.release(), this.decoder?.session.release(), this.decoder?.affine.release()]);
+    await Promise.all([this.conditioner.release(), this.denoiser.release(), this.stepGraphs.release(), this.decoder?.session.release(), this.decoder?.affine.release()]);
   }
 }

@@ -4,6 +4,7 @@
 // (Generate pressed again, or the prompt changed with generate-as-you-type on) cancels the running one.
 import { create } from 'zustand';
 import { LatestWins } from '../pipeline/generateLatest';
+import { findLabel, isPointsModel } from '../pipeline/generatePoints';
 import type { SamplerName } from '../pipeline/generatePlan';
 import { allowsSteps, defaultSampler, isSamplerName } from '../pipeline/modelInfo';
 import { type GenerationSettings, readPngSettingsFromFile } from '../pipeline/pngMeta';
@@ -113,7 +114,11 @@ export const useGenerate = create<GenerateState>()((set, get) => ({
   set: (controls) => set(controls),
 
   selectModel(id) {
-    set({ modelId: id, ...modelDefaults(findModel(id)) });
+    const model = findModel(id);
+    set({ modelId: id, ...modelDefaults(model) });
+    // A model of 2D points takes a label as its prompt: a caption left over from an image model becomes its label 0.
+    const labels = model && isPointsModel(model.manifest) ? (model.manifest.labels ?? []) : [];
+    if (labels.length > 0 && findLabel(labels, get().prompt) < 0) set({ prompt: labels[0]! });
   },
 
   randomizeSeed() {

@@ -3,7 +3,7 @@
 // anything is written: modelCache.ts). Bundled models come first in every list.
 import bundledList from 'virtual:bundled-models';
 import { create } from 'zustand';
-import { denoiserSha256 } from '../pipeline/generate';
+import { denoiserSha256, isPointsModel } from '../pipeline/generate';
 import { type Manifest, parseManifest } from '../pipeline/manifest';
 import type { StorageUse } from '../pipeline/storage';
 import type { CachedModelInfo, CacheProgress, ModelRef } from '../workers/generateApi';
@@ -65,9 +65,12 @@ function cachedEntry(model: CachedModelInfo): ModelEntry | null {
   }
 }
 
-/** Whether the generate pipeline can run this model (text-to-image); others are listed but not offered. */
+/**
+ * Whether the generate pipeline can run this model: text-to-image, or 2D points for a label (drawn as a scatter
+ * image); others are listed but not offered.
+ */
 export function canGenerate(manifest: Manifest): boolean {
-  return manifest.conditioning === 'text' && manifest.space.type !== 'points';
+  return (manifest.conditioning === 'text' && manifest.space.type !== 'points') || (isPointsModel(manifest) && manifest.space.type === 'points' && manifest.space.dims === 2);
 }
 
 export type CacheJob =
@@ -92,6 +95,8 @@ export interface ModelsState {
   refresh(): Promise<void>;
   cacheFromUrl(url: string, name?: string): Promise<ModelEntry | null>;
   cacheFromFolder(folder: FileSystemDirectoryHandle | File[], name?: string): Promise<ModelEntry | null>;
+  /** Caches a bundle made in the page (the Distill tab's exported student). */
+  cacheFromFiles(files: Map<string, Uint8Array>, name: string): Promise<ModelEntry | null>;
   remove(name: string): Promise<void>;
 }
 
@@ -114,7 +119,7 @@ export const useModels = create<ModelsState>()((set, get) => {
       const cached = await run(proxy((progress: CacheProgress) => set({ job: { state: 'running', ...describeProgress(progress) } })));
       await get().refresh();
       const entry = get().cachedEntries.find((e) => e.name === cached.name) ?? null;
-      const unusable = entry && !canGenerate(entry.manifest) ? ' It is not a text-to-image model, so the Generate tab does not offer it.' : '';
+      const unusable = entry && !canGenerate(entry.manifest) ? ' The Generate tab does not offer it: it runs text-to-image models and label-conditioned models of 2D points.' : '';
       set({ job: { state: 'done', message: `Cached "${cached.name}" (${cached.files} files).${unusable}` } });
       return entry && canGenerate(entry.manifest) ? entry : null;
     } catch (error) {
@@ -147,6 +152,7 @@ export const useModels = create<ModelsState>()((set, get) => {
 
     cacheFromUrl: (url, name) => cacheWith(`Fetching ${url}`, (onProgress) => call((w) => w.cacheFromUrl(url, name?.trim() || null, onProgress))),
 
+    cacheFromFiles: (files, name) => cacheWith(`Caching ${name}`, (onProgress) => call((w) => w.cacheFromFiles(files, name, onProgress))),
     cacheFromFolder: (folder, name) => cacheWith('Reading the folder', (onProgress) => call((w) => w.cacheFromFolder(folder, name?.trim() || null, onProgress))),
 
     async remove(name) {

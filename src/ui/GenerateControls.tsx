@@ -1,6 +1,9 @@
 // The Generate tab's controls. Every one has a visible label (its accessible name); values are kept as typed and
-// checked when a generation starts (state/generation.ts readRequest), which says what is wrong and where.
+// checked when a generation starts (state/generation.ts readRequest), which says what is wrong and where. For a
+// model that draws 2D points for a label, the prompt names the label and a hint under it lists them (no datalist:
+// an input with a list is a combobox, and the prompt stays the textbox it is for every model).
 import { useShallow } from 'zustand/react/shallow';
+import { DEFAULT_POINT_COUNT, isPointsModel } from '../pipeline/generate';
 import { SAMPLER_NAMES, type SamplerName } from '../pipeline/generatePlan';
 import { modelSummary, stepChoices, usesGuidance } from '../pipeline/modelInfo';
 import { useGenerate } from '../state/generate';
@@ -27,16 +30,49 @@ function DiceIcon() {
   );
 }
 
-function ModelOptions({ models, label }: { models: ModelEntry[]; label: string }) {
+/** A group of the model picker; `tagPoints`: say which are models of 2D points (where the group does not). */
+function ModelOptions({ models, label, tagPoints = false }: { models: ModelEntry[]; label: string; tagPoints?: boolean }) {
   if (models.length === 0) return null;
   return (
     <optgroup label={label}>
       {models.map((m) => (
         <option key={m.id} value={m.id}>
-          {m.name} ({modelSummary(m.manifest)}){m.source === 'cached' ? ', cached' : ''}
+          {m.name} ({tagPoints && isPointsModel(m.manifest) ? '2D points, ' : ''}
+          {modelSummary(m.manifest)}){m.source === 'cached' ? ', cached' : ''}
         </option>
       ))}
     </optgroup>
+  );
+}
+
+const LABELS_HINT_ID = 'generate-labels-hint';
+
+/** The prompt box; for a points model, with its labels listed under it. */
+function PromptField({ model }: { model: ModelEntry | undefined }) {
+  const prompt = useGenerate((s) => s.prompt);
+  const setPrompt = useGenerate((s) => s.setPrompt);
+  const labels = model && isPointsModel(model.manifest) ? (model.manifest.labels ?? []) : null;
+  return (
+    <>
+      <label className="field prompt">
+        <span>Prompt</span>
+        <input
+          type="text"
+          value={prompt}
+          onChange={(e) => setPrompt(e.target.value)}
+          placeholder={labels ? `a label, e.g. ${labels[1] ?? labels[0] ?? ''}` : 'a large green square on a white background'}
+          autoComplete="off"
+          spellCheck={false}
+          {...(labels ? { 'aria-describedby': LABELS_HINT_ID } : {})}
+        />
+      </label>
+      {labels && (
+        <p className="hint" id={LABELS_HINT_ID}>
+          This model draws 2D points for a label: {labels.join(', ')} (empty: {labels[0]}, the unconditional one). Each image is a scatter of{' '}
+          {DEFAULT_POINT_COUNT.toLocaleString('en-US')} points over [-3, 3]², one seed per image.
+        </p>
+      )}
+    </>
   );
 }
 
@@ -69,11 +105,11 @@ function StepsControl({ model }: { model: ModelEntry | undefined }) {
 
 export function GenerateControls() {
   const controls = useGenerate(
-    useShallow((s) => ({ prompt: s.prompt, modelId: s.modelId, seedText: s.seedText, seedLocked: s.seedLocked, batchText: s.batchText, guidanceText: s.guidanceText, sampler: s.sampler, provider: s.provider, asYouType: s.asYouType })),
+    useShallow((s) => ({ modelId: s.modelId, seedText: s.seedText, seedLocked: s.seedLocked, batchText: s.batchText, guidanceText: s.guidanceText, sampler: s.sampler, provider: s.provider, asYouType: s.asYouType })),
   );
   const busy = useGenerate((s) => s.run.state === 'loading' || s.run.state === 'running');
-  const { setPrompt, set, selectModel, randomizeSeed, generate, cancel } = useGenerate(
-    useShallow((s) => ({ setPrompt: s.setPrompt, set: s.set, selectModel: s.selectModel, randomizeSeed: s.randomizeSeed, generate: s.generate, cancel: s.cancel })),
+  const { set, selectModel, randomizeSeed, generate, cancel } = useGenerate(
+    useShallow((s) => ({ set: s.set, selectModel: s.selectModel, randomizeSeed: s.randomizeSeed, generate: s.generate, cancel: s.cancel })),
   );
   const { bundled, cachedEntries } = useModels(useShallow((s) => ({ bundled: s.bundled, cachedEntries: s.cachedEntries })));
   const model = findModel(controls.modelId);
@@ -87,17 +123,15 @@ export function GenerateControls() {
         void generate('button');
       }}
     >
-      <label className="field prompt">
-        <span>Prompt</span>
-        <input type="text" value={controls.prompt} onChange={(e) => setPrompt(e.target.value)} placeholder="a large green square on a white background" autoComplete="off" spellCheck={false} />
-      </label>
+      <PromptField model={model} />
       <div className="control-row">
         <label className="field model">
           <span>Model</span>
           <select value={model ? controls.modelId : ''} onChange={(e) => selectModel(e.target.value)}>
             {!model && <option value="">No model</option>}
-            <ModelOptions models={bundled} label="Bundled" />
-            <ModelOptions models={cachedEntries} label="Cached" />
+            <ModelOptions models={bundled.filter((m) => !isPointsModel(m.manifest))} label="Bundled" />
+            <ModelOptions models={bundled.filter((m) => isPointsModel(m.manifest))} label="Bundled 2D points (the prompt names a label)" />
+            <ModelOptions models={cachedEntries} label="Cached" tagPoints />
           </select>
         </label>
         <StepsControl model={model} />

@@ -13,7 +13,7 @@ import { loadOrt } from '../pipeline/ort';
 import { encodePngWithSettings } from '../pipeline/pngMeta';
 import { storageUse } from '../pipeline/storage';
 import type { Ort } from '../onnx/exportOrt';
-import { type CachedModelInfo, type GenerateEvent, type GenerateWorkerApi, type ModelRef, modelKey, type WorkerGenerateResult } from './generateApi';
+import { type CacheProgress, type CachedModelInfo, type GenerateEvent, type GenerateWorkerApi, type ModelRef, modelKey, type WorkerGenerateResult } from './generateApi';
 
 /** Pipelines kept alive: enough for a teacher and a student on one provider, plus one more. */
 const KEPT_PIPELINES = 3;
@@ -99,6 +99,23 @@ function forgetCached(name: string): void {
   for (const key of [...pipelines.keys()]) if (key.startsWith(`${modelKey({ source: 'cached', name })}|`)) dropPipeline(key);
 }
 
+/** Checks a bundle's files against its manifest (every listed file present), then caches them under `name`. */
+async function cacheFiles(files: Map<string, Uint8Array>, where: string, name: string | null, onProgress?: (progress: CacheProgress) => void): Promise<CachedModelInfo> {
+  const manifestFile = files.get(MANIFEST_FILE);
+  if (!manifestFile) throw new BundleError(MANIFEST_FILE, null, `is missing: ${where} is not a model bundle`);
+
+  const manifest = parseManifest(manifestFile);
+  for (const entry of manifest.files) {
+    if (!files.has(entry.path)) throw new BundleError(entry.path, null, `is missing from ${where} (listed in ${MANIFEST_FILE} files)`);
+  }
+  const total = manifest.files.reduce((n, f) => n + f.bytes, 0);
+  void onProgress?.({ phase: 'reading', progress: { path: MANIFEST_FILE, loadedFiles: manifest.files.length, totalFiles: manifest.files.length, loadedBytes: total, totalBytes: total } });
+  const target = name ?? manifest.name;
+  forgetCached(target);
+  const cached = await (await cache()).put(target, files, manifestFile, { onProgress: (progress) => void onProgress?.({ phase: 'writing', progress }) });
+  return describeCached(cached);
+}
+
 const api: GenerateWorkerApi = {
   async generate(jobId, model, provider, request: GenerateRequest, onEvent) {
     const controller = new AbortController();
@@ -111,9 +128,10 @@ const api: GenerateWorkerApi = {
         {
           signal: controller.signal,
           onStep: (step) => {
+            // Previews come from pixel-space models only, whose sample is the image (not latents, not points).
             const [channels, height, width] = pipeline.sampleShape;
             const previews = step.previews?.map((chw) => toRgba(chw, channels, width, height));
-            report({ type: 'step', step: step.step, steps: step.steps, ms: step.ms, width, height, ...(previews ? { previews } : {}) });
+            report({ type: 'step', step: step.step, steps: step.steps, ms: step.ms, ...(previews ? { previews, width, height } : { width: 0, height: 0 }) });
             // Back to the event loop between steps, so a cancel (a message) can arrive: ORT's wasm runs resolve as
             // microtasks, which would otherwise keep this worker from reading its messages until the last step.
             return new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -168,19 +186,12 @@ const api: GenerateWorkerApi = {
 
   async cacheFromFolder(folder, name, onProgress) {
     const files = Array.isArray(folder) ? await readFileList(folder) : await readDirectoryHandle(folder);
-    const manifestFile = files.get(MANIFEST_FILE);
     const where = Array.isArray(folder) ? `the folder ${folderName(folder) ?? ''}`.trim() : `the folder ${folder.name}`;
-    if (!manifestFile) throw new BundleError(MANIFEST_FILE, null, `is missing: ${where} is not a model bundle`);
-    const manifest = parseManifest(manifestFile);
-    for (const entry of manifest.files) {
-      if (!files.has(entry.path)) throw new BundleError(entry.path, null, `is missing from ${where} (listed in ${MANIFEST_FILE} files)`);
-    }
-    const total = manifest.files.reduce((n, f) => n + f.bytes, 0);
-    void onProgress?.({ phase: 'reading', progress: { path: MANIFEST_FILE, loadedFiles: manifest.files.length, totalFiles: manifest.files.length, loadedBytes: total, totalBytes: total } });
-    const target = name ?? manifest.name;
-    forgetCached(target);
-    const cached = await (await cache()).put(target, files, manifestFile, { onProgress: (progress) => void onProgress?.({ phase: 'writing', progress }) });
-    return describeCached(cached);
+    return cacheFiles(files, where, name, onProgress);
+  },
+
+  cacheFromFiles(files, name, onProgress) {
+    return cacheFiles(files, 'the exported student', name, onProgress);
   },
 
   async deleteCached(name) {

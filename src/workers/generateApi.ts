@@ -24,6 +24,7 @@ export type GenerateEvent =
       ms: number;
       /** Each image's x0 estimate after this step, RGBA, width x height. */
       previews?: Uint8ClampedArray[];
+      /** The previews' size (0 without previews). */
       width: number;
       height: number;
     };
@@ -72,6 +73,8 @@ export interface GenerateWorkerApi {
   cacheFromUrl(url: string, name: string | null, onProgress?: (progress: CacheProgress) => void): Promise<CachedModelInfo>;
   /** Caches a bundle from a picked folder (a directory handle, or the files of an <input webkitdirectory>). */
   cacheFromFolder(folder: FileSystemDirectoryHandle | File[], name: string | null, onProgress?: (progress: CacheProgress) => void): Promise<CachedModelInfo>;
+  /** Caches a bundle made in the page (a student exported from the Distill tab): its files by path, manifest.json included. */
+  cacheFromFiles(files: Map<string, Uint8Array>, name: string | null, onProgress?: (progress: CacheProgress) => void): Promise<CachedModelInfo>;
   deleteCached(name: string): Promise<boolean>;
   storageUse(): Promise<StorageUse | null>;
 }
