@@ -1,4 +1,6 @@
 /// <reference types="vitest/config" />
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
@@ -42,11 +44,12 @@ function ortRuntime(): Plugin {
   };
 }
 
-// The model bundles the app ships (the Generate tab's "bundled" models): every text-to-image bundle under models/
-// (models/NAME/manifest.json, or one level deeper). The app imports their manifests from `virtual:bundled-models`
-// and fetches their files from <base>models/<folder>/ like any other bundle URL: the dev server serves the project
-// root (models/ included); the build copies exactly the files each manifest lists, so `vite preview` and any
-// static host serve the same thing. Bundles of other kinds (2D toy teachers, the evaluator) stay out.
+// The model bundles the app ships (the Generate tab's "bundled" models): every bundle under models/ that the
+// generation pipeline runs (models/NAME/manifest.json, or one level deeper): text-to-image, and label-conditioned
+// 2D points (the toy teachers in models/toy2d/, drawn as scatter images). The app imports their manifests from
+// `virtual:bundled-models` and fetches their files from <base>models/<folder>/ like any other bundle URL: the dev
+// server serves the project root (models/ included); the build copies exactly the files each manifest lists, so
+// `vite preview` and any static host serve the same thing. Other files (the evaluator) stay out.
 const BUNDLED_MODELS_MODULE = 'virtual:bundled-models';
 const modelsRoot = join(dirname(fileURLToPath(import.meta.url)), 'models');
 
@@ -72,13 +75,16 @@ function findBundledModels(warn: (message: string) => void): BundledModelEntry[]
       warn(`${relative(modelsRoot, file)} is not valid JSON (${(error as Error).message}): not bundled`);
       continue;
     }
-    if (manifest.conditioning !== 'text' || manifest.space?.type === 'points') continue;
+    const textToImage = manifest.conditioning === 'text' && manifest.space?.type !== 'points';
+    const labelledPoints = manifest.conditioning === 'label' && manifest.space?.type === 'points';
+    if (!textToImage && !labelledPoints) continue;
     found.push({ path: `models/${relative(modelsRoot, folder).split(sep).join('/')}/`, manifest });
   }
-  // Teachers first for now, then few-step students; by name within each. The bundled student (shapes-senseflow) has
-  // not reached its accuracy target yet (docs/ARCHITECTURE.md, "The bundled student"), so the tab opens on the
-  // teacher; flip the order (students are the product) once a student matches it.
-  const rank = (e: BundledModelEntry) => (e.manifest.steps?.schedule === 'anchors' ? 1 : 0);
+  // Images before points (the tab opens on the first); within each, teachers first for now, then few-step students;
+  // by name within those. The bundled student (shapes-senseflow) has not reached its accuracy target yet
+  // (docs/ARCHITECTURE.md, "The bundled student"), so the tab opens on the teacher; flip the order (students are
+  // the product) once a student matches it.
+  const rank = (e: BundledModelEntry) => (e.manifest.space?.type === 'points' ? 2 : 0) + (e.manifest.steps?.schedule === 'anchors' ? 1 : 0);
   return found.sort((a, b) => rank(a) - rank(b) || a.manifest.name.localeCompare(b.manifest.name));
 }
 
@@ -94,7 +100,9 @@ function bundledModels(): Plugin {
       return `export default ${JSON.stringify(models)};`;
     },
     generateBundle() {
+      const toyPaths = new Set(findToyTeachers().map((t) => t.path)); // toyTeachers() copies those
       for (const model of findBundledModels((message) => this.warn(message))) {
+        if (toyPaths.has(model.path)) continue;
         for (const path of ['manifest.json', ...(model.manifest.files ?? []).map((f) => f.path)]) {
           this.emitFile({ type: 'asset', fileName: `${model.path}${path}`, source: readFileSync(join(modelsRoot, '..', model.path, path)) });
         }
@@ -106,7 +114,11 @@ function bundledModels(): Plugin {
 // The 2D toy teachers the Distill tab trains from (models/toy2d/<mixture>/, bundles of `space.type` points), kept
 // apart from the Generate tab's list: `virtual:toy-teachers` maps each mixture to its folder ('ring' ->
 // 'models/toy2d/ring/'), and the build copies the files each manifest lists, as for the text-to-image bundles.
+// Its named export `evaluator` is the attribute evaluator's weights (models/evaluator/evaluator.safetensors, with
+// the sha256 the worker checks), which read a Shapes student's images; the build copies that file too. (The Shapes
+// teacher is a text-to-image bundle, served as the Generate tab's.)
 const TOY_TEACHERS_MODULE = 'virtual:toy-teachers';
+const EVALUATOR_FILE = 'evaluator/evaluator.safetensors';
 
 function findToyTeachers(): { mixture: string; path: string; files: string[] }[] {
   const root = join(modelsRoot, 'toy2d');
@@ -126,20 +138,34 @@ function toyTeachers(): Plugin {
     resolveId: (id) => (id === TOY_TEACHERS_MODULE ? resolved : undefined),
     load(id) {
       if (id !== resolved) return undefined;
-      return `export default ${JSON.stringify(Object.fromEntries(findToyTeachers().map((t) => [t.mixture, t.path])))};`;
+      const evaluator = existsSync(join(modelsRoot, EVALUATOR_FILE)) ? { path: `models/${EVALUATOR_FILE}`, sha256: createHash('sha256').update(readFileSync(join(modelsRoot, EVALUATOR_FILE))).digest('hex') } : null;
+      return `export default ${JSON.stringify(Object.fromEntries(findToyTeachers().map((t) => [t.mixture, t.path])))};\nexport const evaluator = ${JSON.stringify(evaluator)};`;
     },
     generateBundle() {
       for (const teacher of findToyTeachers()) {
         for (const path of teacher.files) this.emitFile({ type: 'asset', fileName: `${teacher.path}${path}`, source: readFileSync(join(modelsRoot, '..', teacher.path, path)) });
       }
+      if (existsSync(join(modelsRoot, EVALUATOR_FILE))) this.emitFile({ type: 'asset', fileName: `models/${EVALUATOR_FILE}`, source: readFileSync(join(modelsRoot, EVALUATOR_FILE)) });
     },
   };
+}
+
+/** The commit the app is built from, for the provenance of students exported in the browser. */
+function appCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return 'unknown';
+  }
 }
 
 export default defineConfig({
   plugins: [react(), ortRuntime(), bundledModels(), toyTeachers()],
   define: {
     __ORT_VERSION__: JSON.stringify(ortVersion),
+    __APP_COMMIT__: JSON.stringify(appCommit()),
   },
   resolve: {
     // Makes `import 'onnxruntime-web/webgpu'` resolve to the build that loads its wasm from wasmPaths

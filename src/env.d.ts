@@ -16,4 +16,6 @@ declare module 'virtual:bundled-models' {
 declare module 'virtual:toy-teachers' {
   const teachers: Record<string, string>;
   export default teachers;
+  /** The attribute evaluator's weights, relative to the app's base, and their sha256 (null: not in this build). */
+  export const evaluator: { path: string; sha256: string } | null;
 }

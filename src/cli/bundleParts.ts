@@ -77,7 +77,7 @@ export async function loadOrt(): Promise<Ort> {
 }
 
 /** A noise level as written in a manifest: 0.82 rather than 0.8200000000000001. */
-export const roundLevel = (s: number): number => Number(s.toPrecision(12));
+export { roundLevel } from '../pipeline/studentBundle';
 
 /**
  * The main of a bundle-writing command: parse (a UsageError prints the usage, exit 2), do the work on an engine

@@ -25,11 +25,12 @@ import { ShapesDiT } from '../nets/dit';
 import { TextEncoder } from '../nets/textEncoder';
 import { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
-import { exportShapesDiT, exportToy2DTeacher, SHAPES_DIT_NAMES, TOY2D_NAMES } from '../onnx/exportNets';
+import { exportShapesDiT, exportToy2DTeacher } from '../onnx/exportNets';
 import { shapesParity, toy2dParity } from '../onnx/exportParity';
-import { FORMAT_VERSION, type FieldReader, fieldReader } from '../pipeline/bundleFields';
-import { type ManifestDraft, writeBundle } from '../pipeline/bundleWrite';
-import { BundleError, type JsonValue, MANIFEST_FILE, type Manifest, type Metrics, parseManifest, type Provenance, sha256Hex, type Steps } from '../pipeline/manifest';
+import { type FieldReader, fieldReader } from '../pipeline/bundleFields';
+import { writeBundle } from '../pipeline/bundleWrite';
+import { type StudentBundleInput, studentDraft, studentFiles } from '../pipeline/studentBundle';
+import { BundleError, type JsonValue, MANIFEST_FILE, type Manifest, type Metrics, parseManifest, type Provenance, sha256Hex } from '../pipeline/manifest';
 import { bundleCommand, checkParity, gitCommit, loadCheckpoint, loadOrt, readRunFile, readRunJson, roundLevel } from './bundleParts';
 import { UsageError } from './options';
 
@@ -180,17 +181,9 @@ async function teacherFile(teacher: Teacher, path: string): Promise<Uint8Array> 
   return bytes;
 }
 
-// ---- the student's manifest ----
+// ---- the student's bundle (pipeline/studentBundle.ts, shared with the Distill tab) ----
 
-/** The parts of the manifest that do not depend on the task. */
-function studentDraft(
-  options: ExportOptions,
-  config: DistillRunConfig,
-  teacher: Teacher,
-  metrics: Metrics,
-): Pick<ManifestDraft, 'formatVersion' | 'name' | 'description' | 'kind' | 'steps' | 'shift' | 'guidance' | 'provenance' | 'metrics'> {
-  const counts = Object.keys(config.anchors).map(Number).sort((a, b) => a - b);
-  const steps: Steps = { default: counts[counts.length - 1]!, schedule: 'anchors', sigmas: config.anchors };
+function studentInput(options: ExportOptions, config: DistillRunConfig, teacher: Teacher, files: ReadonlyMap<string, Uint8Array>, onnx: Uint8Array, weights: Uint8Array, metrics: Metrics): StudentBundleInput {
   const provenance: Provenance = {
     command: `npm run export -- ${options.argv.join(' ')}`,
     commit: config.commit ?? gitCommit(),
@@ -201,20 +194,23 @@ function studentDraft(
   if (config.iterations !== undefined) provenance.steps = config.iterations;
   if (config.wallSeconds !== undefined) provenance.wallSeconds = config.wallSeconds;
   if (config.adapter !== undefined) provenance.adapter = config.adapter;
-  if (config.command !== undefined) provenance.training = config.command;
   // provenance.training is the training command (a string); the hyper-parameters, an object, sit in the metrics.
-  metrics.distillation = { ...(config.arm !== undefined ? { arm: config.arm } : {}), ...config.distill };
+  if (config.command !== undefined) provenance.training = config.command;
   return {
-    formatVersion: FORMAT_VERSION,
     name: options.name,
-    description: `Few-step student of ${teacher.manifest.name}${config.arm ? ` (${config.arm})` : ''}: ${counts.join('/')} steps of x0-renoise at its anchors, guidance distilled in`,
-    kind: 'flow',
-    steps,
+    teacher: { manifest: teacher.manifest, files, denoiserSha256: teacher.denoiserSha256 },
+    denoiserOnnx: onnx,
+    denoiserWeights: weights,
+    anchors: config.anchors,
     shift: config.shift,
-    guidance: { default: 1 },
     provenance,
     metrics,
+    distillation: { ...(config.arm !== undefined ? { arm: config.arm } : {}), ...config.distill },
   };
+}
+
+async function writeStudent(out: string, input: StudentBundleInput): Promise<Manifest> {
+  return writeBundle(out, studentDraft(input), await studentFiles(input));
 }
 
 function runMetrics(run: string): Metrics {
@@ -238,35 +234,19 @@ export async function exportShapes(engine: Engine, options: ExportOptions, confi
     const denoiserModel = exportShapesDiT(denoiser, loadCheckpoint(denoiser, weights, generatorFile(run), fitsTeacher(teacher)));
     // The frozen text encoder, byte for byte the teacher's.
     const copied = [textSpec.onnx, ...(textSpec.externalData ?? []), checkpoints.textEncoder.path, ...teacher.manifest.files.map((f) => f.path).filter((p) => p.startsWith(`${textSpec.tokenizer}/`))];
-    const files = new Map<string, Uint8Array>([
-      ['denoiser.onnx', denoiserModel],
-      ['denoiser.safetensors', weights],
-    ]);
-    for (const path of copied) files.set(path, await teacherFile(teacher, path));
-    loadCheckpoint(textEncoder, files.get(checkpoints.textEncoder.path)!, join(teacher.dir, checkpoints.textEncoder.path), `the text encoder of ${join(teacher.dir, MANIFEST_FILE)}`);
+    const teacherFiles = new Map<string, Uint8Array>();
+    for (const path of copied) teacherFiles.set(path, await teacherFile(teacher, path));
+    loadCheckpoint(textEncoder, teacherFiles.get(checkpoints.textEncoder.path)!, join(teacher.dir, checkpoints.textEncoder.path), `the text encoder of ${join(teacher.dir, MANIFEST_FILE)}`);
 
     const metrics = runMetrics(run);
     metrics.parameters = { textEncoder: textEncoder.parameterCount(), denoiser: denoiser.parameterCount() };
     if (options.verify) {
-      const parity = await shapesParity(await loadOrt(), textEncoder, denoiser, files.get(textSpec.onnx)!, denoiserModel);
+      const parity = await shapesParity(await loadOrt(), textEncoder, denoiser, teacherFiles.get(textSpec.onnx)!, denoiserModel);
       checkParity('text encoder', parity.textEncoder);
       checkParity('denoiser', parity.denoiser);
       metrics.onnxMaxAbsDiff = parity;
     }
-    const draft: ManifestDraft = {
-      ...studentDraft(options, config, teacher, metrics),
-      architecture: 'ShapesDiT',
-      conditioning: 'text',
-      resolution: teacher.manifest.resolution!,
-      space: teacher.manifest.space,
-      textEncoder: structuredClone(textSpec),
-      denoiser: { onnx: 'denoiser.onnx', inputs: { ...SHAPES_DIT_NAMES.inputs }, outputs: { prediction: SHAPES_DIT_NAMES.outputs.velocity } },
-      checkpoints: {
-        textEncoder: structuredClone(checkpoints.textEncoder),
-        denoiser: { path: 'denoiser.safetensors', config: { ...denoiser.config } },
-      },
-    };
-    return await writeBundle(options.out, draft, files);
+    return await writeStudent(options.out, studentInput(options, config, teacher, teacherFiles, denoiserModel, weights, metrics));
   } finally {
     textEncoder.dispose();
     denoiser.dispose();
@@ -293,23 +273,7 @@ export async function exportToy2d(engine: Engine, options: ExportOptions, config
       checkParity('toy student', diff);
       metrics.onnxMaxAbsDiff = diff;
     }
-    const draft: ManifestDraft = {
-      ...studentDraft(options, config, teacher, metrics),
-      architecture: 'Toy2DTeacher',
-      conditioning: 'label',
-      space: teacher.manifest.space,
-      labels: [...labels],
-      denoiser: { onnx: 'denoiser.onnx', inputs: { ...TOY2D_NAMES.inputs }, outputs: { prediction: TOY2D_NAMES.outputs.velocity } },
-      checkpoints: { denoiser: { path: 'denoiser.safetensors', config: { ...net.config } } },
-    };
-    return await writeBundle(
-      options.out,
-      draft,
-      new Map([
-        ['denoiser.onnx', model],
-        ['denoiser.safetensors', weights],
-      ]),
-    );
+    return await writeStudent(options.out, studentInput(options, config, teacher, new Map(), model, weights, metrics));
   } finally {
     net.dispose();
   }
