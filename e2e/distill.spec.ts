@@ -4,6 +4,7 @@
 // rest of the app works. Everything waits on data-state and on the counts, never on wall-clock time.
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { unzipSync } from 'fflate';
 
 const run = (page: Page) => page.getByTestId('distill-run');
 const iteration = (page: Page) => run(page).getByRole('status', { name: 'Iteration' });
@@ -95,6 +96,56 @@ test('a 2D ring run with the SenseFlow preset: start, pause, step once, download
   expect(errors).toEqual([]);
 });
 
+test('the student exports as an ONNX bundle; a kept run overlays the next; the student opens in the Generate tab and draws', async ({ page }) => {
+  test.setTimeout(360_000);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto('/#distill');
+  await chooseSmallRingRun(page);
+  await page.getByRole('spinbutton', { name: 'Stop at iteration' }).fill('12');
+  await expect(page.getByRole('button', { name: 'Open in Generate' })).toBeDisabled();
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(run(page)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  await expect(iteration(page)).toHaveText('12');
+
+  // The bundle as a .zip of its folder: the manifest names the anchors and where it came from.
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export ONNX bundle' }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe('ring-senseflow-seed1-it12.zip');
+  const zip = unzipSync(new Uint8Array(readFileSync((await download.path())!)));
+  expect(Object.keys(zip).sort()).toEqual(['ring-senseflow-seed1-it12/denoiser.onnx', 'ring-senseflow-seed1-it12/denoiser.safetensors', 'ring-senseflow-seed1-it12/manifest.json']);
+  const manifest = JSON.parse(new TextDecoder().decode(zip['ring-senseflow-seed1-it12/manifest.json']));
+  expect(manifest).toMatchObject({ name: 'ring-senseflow-seed1-it12', conditioning: 'label', steps: { schedule: 'anchors', default: 4 }, provenance: { seed: 1, steps: 12 } });
+  await expect(run(page).getByText(/^Downloaded ring-senseflow-seed1-it12\.zip/)).toBeVisible();
+
+  // Keep this run, run DMD alone, and both show on one chart (the kept one dashed, named).
+  await page.getByRole('button', { name: 'Keep this run for comparison' }).click();
+  await expect(page.getByRole('list', { name: 'Kept runs' })).toContainText('ring senseflow seed 1, to iteration 12');
+  await page.getByRole('button', { name: 'Reset' }).click();
+  await page.getByRole('button', { name: 'DMD alone' }).click();
+  await page.getByRole('spinbutton', { name: 'Stop at iteration' }).fill('6');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(run(page)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  const distance = page.getByRole('figure', { name: 'Fake score to generator distance ||φ − θ||' });
+  await expect(distance).toHaveAttribute('data-iteration', '6');
+  await expect(distance.locator('.u-legend')).toContainText('||φ − θ||');
+  await expect(distance.locator('.u-legend')).toContainText('ring senseflow seed 1, to iteration 12');
+
+  // Open in Generate: cached in this browser, selected, and the tab switches; generating draws a scatter of 2D points.
+  await page.getByRole('button', { name: 'Open in Generate' }).click();
+  await expect(page.getByRole('tab', { name: 'Generate' })).toHaveAttribute('aria-selected', 'true', { timeout: 60_000 });
+  const model = page.getByRole('combobox', { name: 'Model', exact: true });
+  await expect(model.locator('option:checked')).toHaveText(/^ring-dmd-seed1-it6/);
+  await expect(page.getByRole('combobox', { name: 'Steps', exact: true })).toHaveValue('4'); // a few-step model: its step counts only
+  await page.getByRole('textbox', { name: 'Prompt' }).fill('east-west');
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  const result = page.getByTestId('result');
+  await expect(result).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(result.getByRole('img', { name: /^Generated image 1 of 1/ })).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
 test('the settings are checked on Start, naming the control', async ({ page }) => {
   await page.goto('/#distill');
   await page.getByText('Advanced', { exact: true }).click();
@@ -140,6 +191,8 @@ test.describe('visual', () => {
     await expect(iteration(page)).toHaveText('10');
     await expect.poll(chartIteration(page, 'Teacher and student samples')).toBe(10);
     await expect.poll(chartIteration(page, 'Energy distance to the teacher')).toBe(10);
+    // Charts draw only while on screen (ui/usePlot.ts): a window tall enough for the whole tab shows every one.
+    await page.setViewportSize({ width: 1280, height: 3200 });
     const masks = { mask: [page.locator('[data-machine-specific]')], animations: 'disabled' as const };
     await expect(run(page)).toHaveScreenshot('distill-run-done.png', masks);
     await expect(page.getByRole('figure', { name: 'Teacher and student samples' })).toHaveScreenshot('distill-scatter-10.png', masks);

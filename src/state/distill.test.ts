@@ -4,8 +4,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IterationMetrics } from '../distill/senseflow';
 import type { ToyEvaluation } from '../distill/toyEval';
+import type { Manifest } from '../pipeline/manifest';
 import { type DistillEvent, type OpenedRun, runKey, type RunSettings, type SavedRun } from '../workers/distillApi';
-import { type DistillBackend, distillDownload, distillMetrics, setDistillBackend, teacherUrl, useDistill } from './distill';
+import { type DistillBackend, distillDownload, distillMetrics, setDistillBackend, studentName, teacherUrl, useDistill } from './distill';
 import { DEFAULT_FORM, formIdentity } from './distillSettings';
 import { useSystem } from './system';
 
@@ -24,6 +25,8 @@ class FakeWorker implements DistillBackend {
     resumed: resume,
     elapsedSeconds: resume ? 12 : 0,
     teacher: { points: new Float32Array(4), labels: new Uint32Array(2) },
+    teacherImages: null,
+    profile: { sigmas: [0.1, 0.9], error: [0.01, 0.8] },
     stepCounts: [1, 2, 4],
     history: resume ? { metrics: Array.from({ length: 20 }, (_, i) => metric(i)), evaluations: [evaluation(0), evaluation(20)] } : { metrics: [], evaluations: [] },
   });
@@ -56,6 +59,13 @@ class FakeWorker implements DistillBackend {
   }
   async close(discard: boolean) {
     this.calls.push(`close(${discard})`);
+  }
+  async setCadence(cadence: { iterations: number }) {
+    this.calls.push(`setCadence(${cadence.iterations})`);
+  }
+  async exportStudent(name: string) {
+    this.calls.push(`exportStudent(${name})`);
+    return { manifest: {} as Manifest, files: new Map([['manifest.json', new Uint8Array(2)]]) };
   }
   async savedRun(key: string) {
     return this.saved.get(key) ?? null;
@@ -111,7 +121,7 @@ describe('the Distill store', () => {
     worker.emit({ type: 'evaluation', evaluation: evaluation(5) });
     worker.emit({ type: 'evaluation', evaluation: evaluation(0) });
     worker.emit({ type: 'evaluation', evaluation: { ...evaluation(5), fakeTrackingError: 0.1 } });
-    expect(store().evaluations.map((e) => [e.iteration, e.fakeTrackingError])).toEqual([
+    expect(store().evaluations.map((e) => [e.iteration, (e as ToyEvaluation).fakeTrackingError])).toEqual([
       [0, 0.2],
       [5, 0.1],
     ]);
@@ -133,7 +143,7 @@ describe('the Distill store', () => {
     await store().step();
     expect(worker.calls.at(-1)).toBe('step');
     await store().start();
-    expect(worker.calls.slice(-2)).toEqual(['step', 'start']); // a paused run goes on: no new open
+    expect(worker.calls.slice(-3)).toEqual(['step', 'setCadence(2000)', 'start']); // a paused run goes on (with the form's cadence): no new open
     worker.emit({ type: 'state', state: 'done', iteration: 2000 });
     expect(store().run).toMatchObject({ state: 'done', message: 'Done: the run reached iteration 2000.' });
     await store().start();
@@ -213,6 +223,47 @@ describe('the Distill store', () => {
     expect(store().saved?.iteration).toBe(70);
   });
 
+  it('keeps runs for comparison by label, the newest three, and names an exported student by its run', async () => {
+    useDistill.setState({ comparisons: [] });
+    expect(store().comparisons).toEqual([]);
+    await store().start();
+    store().keepForComparison(); // no evaluation yet: nothing to keep
+    expect(store().comparisons).toEqual([]);
+    worker.emit({ type: 'evaluation', evaluation: evaluation(0) });
+    worker.emit({ type: 'evaluation', evaluation: evaluation(10) });
+    store().keepForComparison();
+    store().keepForComparison(); // the same label replaces, not duplicates
+    expect(store().comparisons.map((c) => c.label)).toEqual(['ring senseflow seed 1, to iteration 10']);
+    expect(store().comparisons[0]!.evaluations.map((e) => e.iteration)).toEqual([0, 10]);
+    for (const i of [20, 30, 40]) {
+      worker.emit({ type: 'evaluation', evaluation: evaluation(i) });
+      store().keepForComparison();
+    }
+    expect(store().comparisons.map((c) => c.label)).toEqual([20, 30, 40].map((i) => `ring senseflow seed 1, to iteration ${i}`));
+    store().removeComparison('ring senseflow seed 1, to iteration 30');
+    expect(store().comparisons).toHaveLength(2);
+    expect(studentName(store().run.identity!, 40)).toBe('ring-senseflow-seed1-it40');
+    useDistill.setState({ comparisons: [] });
+  });
+
+  it('a finished run goes on: its last iteration (not its recipe) can be raised, and Continue applies it', async () => {
+    await store().start();
+    worker.emit({ type: 'state', state: 'done', iteration: 2000 });
+    expect(store().run.state).toBe('done');
+    store().setField('idaLambda', '0.5'); // the recipe stays locked
+    expect(store().form.idaLambda).toBe(DEFAULT_FORM.idaLambda);
+    await store().start();
+    expect(store().run.message).toBe('The run is at iteration 2000: raise "Stop at iteration" above it to go on.');
+    store().setField('iterations', '2500');
+    expect(store().form.iterations).toBe('2500');
+    worker.calls.length = 0;
+    await store().start();
+    expect(worker.calls).toEqual(['setCadence(2500)', 'start']);
+    expect(store().run.state).toBe('running');
+    store().setField('iterations', '3000'); // not while running
+    expect(store().form.iterations).toBe('2500');
+  });
+
   it('downloads the metrics as JSON and CSV', async () => {
     await store().start();
     worker.emit({ type: 'progress', iteration: 2, iterationsPerSecond: 9.5, elapsedSeconds: 1.2, metrics: [metric(0), { ...metric(1), dmdLoss: 0.25, restored: { reason: 'NaN', toIteration: 0 } }] });
@@ -223,7 +274,7 @@ describe('the Distill store', () => {
     expect(parsed.run).toMatchObject({ task: 'ring', seed: 1 });
     expect(parsed.metrics).toHaveLength(2);
     expect(parsed.evaluations[0].iteration).toBe(2);
-    expect(distillDownload('metrics-csv').text.split('\n')[2]).toBe('1,0,0,0,1,2,0.5,0.25,,,,0');
+    expect(distillDownload('metrics-csv').text.split('\n')[2]).toBe('1,0,0,0,1,2,0.5,0.25,,,,,,,0');
     expect(distillDownload('evaluations-csv').text).toBe('iteration,energyDistance_1step,modeCoverage_1step,offMode_1step,fakeTrackingError,parameterDistance\n2,0.3333333333333333,0.5,0.1,0.2,0.2\n');
   });
 });

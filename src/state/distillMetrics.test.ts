@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IterationMetrics } from '../distill/senseflow';
 import type { ToyEvaluation } from '../distill/toyEval';
+import type { ShapesEvaluation } from '../workers/distillApi';
 import { evaluationsCsv, metricsCsv, MetricsRing, runJson } from './distillMetrics';
 
 const metric = (iteration: number, extra: Partial<IterationMetrics> = {}): IterationMetrics => ({ iteration, generatorStep: false, anchorIndex: 1, backwardSimulated: true, guidance: 1, fakeLoss: iteration / 2, fakeGradNorm: 1, ...extra });
@@ -35,11 +36,11 @@ describe('MetricsRing', () => {
 
 describe('downloads', () => {
   it('writes one CSV row per iteration, booleans as 0/1, missing values empty, a restore as its snapshot iteration', () => {
-    const csv = metricsCsv([metric(0, { generatorStep: true, dmdLoss: 0.25, isgLoss: 0.125, generatorGradNorm: 2, dmdNormaliser: 0.75 }), metric(1, { fakeLoss: NaN, restored: { reason: 'a non-finite loss', toIteration: 0 } })]);
+    const csv = metricsCsv([metric(0, { generatorStep: true, dmdLoss: 0.25, isgLoss: 0.125, generatorGradNorm: 2, dmdNormaliser: 0.75 }), metric(1, { fakeLoss: NaN, discriminatorLoss: 0.5, discriminatorGradNorm: 3, restored: { reason: 'a non-finite loss', toIteration: 0 } })]);
     expect(csv).toBe(
-      'iteration,generatorStep,anchorIndex,backwardSimulated,guidance,fakeLoss,fakeGradNorm,dmdLoss,isgLoss,generatorGradNorm,dmdNormaliser,restoredToIteration\n' +
-        '0,1,1,1,1,0,1,0.25,0.125,2,0.75,\n' +
-        '1,0,1,1,1,NaN,1,,,,,0\n',
+      'iteration,generatorStep,anchorIndex,backwardSimulated,guidance,fakeLoss,fakeGradNorm,dmdLoss,isgLoss,generatorGradNorm,dmdNormaliser,ganLoss,discriminatorLoss,discriminatorGradNorm,restoredToIteration\n' +
+        '0,1,1,1,1,0,1,0.25,0.125,2,0.75,,,,\n' +
+        '1,0,1,1,1,NaN,1,,,,,,0.5,3,0\n',
     );
   });
 
@@ -53,6 +54,14 @@ describe('downloads', () => {
         '0,1.2,0,0.9,0.1,0.5,0.2,0.21,0\n' +
         '50,0.4,0.25,0.5,,,,0.1,2.5\n',
     );
+  });
+
+  it("writes a Shapes run's evaluations with its own measures", () => {
+    const evaluations: ShapesEvaluation[] = [
+      { iteration: 0, captions: 8, steps: { '1': { promptAccuracy: 0.25, fdTeacher: 40 }, '2': { promptAccuracy: 0.5, fdTeacher: 10 } }, parameterDistance: 0 },
+      { iteration: 20, captions: 8, steps: { '1': { promptAccuracy: 0.375, fdTeacher: 20 }, '2': { promptAccuracy: 0.5, fdTeacher: 9 } }, parameterDistance: 1.5 },
+    ];
+    expect(evaluationsCsv(evaluations)).toBe('iteration,promptAccuracy_1step,fdTeacher_1step,promptAccuracy_2step,fdTeacher_2step,parameterDistance\n0,0.25,40,0.5,10,0\n20,0.375,20,0.5,9,1.5\n');
   });
 
   it('writes JSON that parses back, with non-finite numbers as strings', () => {

@@ -3,7 +3,7 @@
 // the evaluations as JSON (one file) and as CSV (one table each).
 import type { IterationMetrics } from '../distill/senseflow';
 import type { ToyEvaluation } from '../distill/toyEval';
-import type { RunIdentity } from '../workers/distillApi';
+import { isShapesEvaluation, type RunEvaluation, type RunIdentity } from '../workers/distillApi';
 
 export class MetricsRing {
   private readonly items: (IterationMetrics | undefined)[];
@@ -83,6 +83,9 @@ export const METRICS_COLUMNS = [
   'isgLoss',
   'generatorGradNorm',
   'dmdNormaliser',
+  'ganLoss',
+  'discriminatorLoss',
+  'discriminatorGradNorm',
   'restoredToIteration',
 ] as const;
 
@@ -101,18 +104,23 @@ export function metricsCsv(metrics: readonly IterationMetrics[]): string {
   return `${[METRICS_COLUMNS.join(','), ...rows].join('\n')}\n`;
 }
 
-/** One row per evaluation: per step count n its energy distance, mode coverage and off-mode fraction, then the rest. */
-export function evaluationsCsv(evaluations: readonly ToyEvaluation[]): string {
+/**
+ * One row per evaluation: per step count n its measures (2D toy: energy distance, mode coverage, off-mode fraction;
+ * Shapes: prompt accuracy, FD-T), then the run-wide ones (the toy's fake-tracking error; ||phi - theta||).
+ */
+export function evaluationsCsv(evaluations: readonly RunEvaluation[]): string {
   const stepCounts = [...new Set(evaluations.flatMap((e) => Object.keys(e.steps)))].sort((a, b) => Number(a) - Number(b));
-  const header = ['iteration', ...stepCounts.flatMap((n) => [`energyDistance_${n}step`, `modeCoverage_${n}step`, `offMode_${n}step`]), 'fakeTrackingError', 'parameterDistance'];
+  const shapes = evaluations.length > 0 && isShapesEvaluation(evaluations[0]!);
+  const perStep = shapes ? (['promptAccuracy', 'fdTeacher'] as const) : (['energyDistance', 'modeCoverage', 'offMode'] as const);
+  const header = ['iteration', ...stepCounts.flatMap((n) => perStep.map((name) => `${name}_${n}step`)), ...(shapes ? [] : ['fakeTrackingError']), 'parameterDistance'];
   const rows = evaluations.map((e) =>
     [
       e.iteration,
       ...stepCounts.flatMap((n) => {
-        const s = e.steps[n];
-        return [s?.energyDistance, s?.modeCoverage, s?.offMode];
+        const s = e.steps[n] as Record<string, number> | undefined;
+        return perStep.map((name) => s?.[name]);
       }),
-      e.fakeTrackingError,
+      ...(shapes ? [] : [(e as ToyEvaluation).fakeTrackingError]),
       e.parameterDistance,
     ]
       .map(cell)
@@ -122,6 +130,6 @@ export function evaluationsCsv(evaluations: readonly ToyEvaluation[]): string {
 }
 
 /** Everything about the run in one JSON document. Non-finite numbers (a diverged loss) are written as strings. */
-export function runJson(identity: RunIdentity | null, metrics: readonly IterationMetrics[], evaluations: readonly ToyEvaluation[]): string {
+export function runJson(identity: RunIdentity | null, metrics: readonly IterationMetrics[], evaluations: readonly RunEvaluation[]): string {
   return `${JSON.stringify({ format: 'senseflow-distill-metrics', version: 1, run: identity, metrics, evaluations }, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1)}\n`;
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARMS, distillConfig } from '../distill/config';
 import { runKey, stableJson } from '../workers/distillApi';
-import { activePreset, DEFAULT_FORM, type DistillForm, formIdentity, formOf, readRunSettings, TOY_ARMS, TOY_BASE, withPreset } from './distillSettings';
+import { activePreset, armsFor, DEFAULT_FORM, type DistillForm, formIdentity, formOf, readRunSettings, SHAPES_BASE, TOY_ARMS, TOY_BASE, withPreset, withTask } from './distillSettings';
 
 const read = (form: Partial<DistillForm>) => readRunSettings({ ...DEFAULT_FORM, ...form }, 'http://localhost/models/toy2d/ring/');
 
@@ -29,6 +29,23 @@ describe('the Distill form', () => {
     expect(activePreset({ ...DEFAULT_FORM, idaLambda: '0.9' })).toBeNull();
     // With IDA off, what it would pull toward does not matter: that is still DMD alone.
     expect(activePreset({ ...DEFAULT_FORM, idaLambda: '1', isgWeight: '0', alignment: 'teacher' })).toBe('dmd');
+  });
+
+  it('switches a task to its own defaults, keeping the recipe, and offers the GAN preset on Shapes only', () => {
+    const custom = { ...DEFAULT_FORM, idaLambda: '0.9', isgWeight: '0.7', seed: '8' };
+    const shapes = withTask(custom, 'shapes');
+    expect(shapes).toMatchObject({ task: 'shapes', lr: '0.0002', batch: '16', guidanceMin: '3', guidanceMax: '5', iterations: '600', idaLambda: '0.9', isgWeight: '0.7', seed: '8' });
+    const settings = (readRunSettings(shapes, 'http://localhost/models/shapes-teacher/') as { settings: { task: string; config: object } }).settings;
+    expect(settings.task).toBe('shapes');
+    expect(settings.config).toEqual(distillConfig(null, { idaLambda: 0.9, isgWeight: 0.7 }, SHAPES_BASE));
+    expect(armsFor('shapes')).toContain('gan');
+    const gan = withPreset(shapes, 'gan');
+    expect(activePreset(gan)).toBe('gan');
+    expect((readRunSettings(gan, '') as { settings: { config: object } }).settings.config).toEqual(distillConfig('gan', {}, SHAPES_BASE));
+    // Back to the toy: its defaults again, and the GAN term off (the toy cannot run it).
+    expect(withTask(gan, 'grid')).toMatchObject({ task: 'grid', lr: '0.001', batch: '256', guidanceMin: '1', ganWeight: '0', iterations: '2000' });
+    expect(withTask(gan, 'shapes')).toBe(gan);
+    expect(read({ ganWeight: '0.1' })).toEqual({ error: 'GAN weight must be 0 on the 2D toy (the GAN term reads the Shapes task\'s feature network), not "0.1".' });
   });
 
   it('names the control that does not read', () => {

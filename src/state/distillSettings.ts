@@ -1,12 +1,17 @@
 // The Distill tab's settings as the form holds them (text, as typed), the presets that set them to an ablation arm
-// (distill/config.ts ARMS), and readRunSettings: the form checked into a run's settings, naming the control at
-// fault. The 2D toy's base is the CLI's (cli/distill.ts): lr 1e-3 and the teacher at guidance 1 (its conditional).
+// (distill/config.ts ARMS), the task's own defaults (withTask), and readRunSettings: the form checked into a run's
+// settings, naming the control at fault. The 2D toy's base is the CLI's (cli/distill.ts): lr 1e-3 and the teacher at
+// guidance 1 (its conditional). Shapes' is the bundled student's run (models/shapes-senseflow): batch 16, lr 2e-4,
+// guidance 3 to 5.
 import { ARMS, type ArmName, checkDistillConfig, DEFAULT_DISTILL_CONFIG, type DistillConfig } from '../distill/config';
 import type { IsgLossKind } from '../distill/losses';
-import { type DistillTaskName, type RunIdentity, type RunSettings } from '../workers/distillApi';
+import { type DistillTaskName, isToyTask, type RunIdentity, type RunSettings } from '../workers/distillApi';
 
 /** The arms the 2D toy can run: the GAN term needs the Shapes task's feature network. */
 export const TOY_ARMS = ['dmd', 'ida', 'isg', 'senseflow', 'pull-to-teacher'] as const satisfies readonly ArmName[];
+/** Every arm, in the order the presets show them. */
+export const SHAPES_ARMS = ['dmd', 'ida', 'isg', 'senseflow', 'gan', 'pull-to-teacher'] as const satisfies readonly ArmName[];
+export const armsFor = (task: DistillTaskName): readonly ArmName[] => (isToyTask(task) ? TOY_ARMS : SHAPES_ARMS);
 
 export const MAX_SEED = 2 ** 32 - 1;
 
@@ -16,6 +21,7 @@ export interface DistillForm {
   alignment: DistillConfig['alignment'];
   isgWeight: string;
   isgLoss: IsgLossKind;
+  ganWeight: string;
   ttur: string;
   guidanceMin: string;
   guidanceMax: string;
@@ -28,49 +34,72 @@ export interface DistillForm {
   iterations: string;
   checkpointEvery: string;
   figureEvery: string;
+  /** Shapes: captions per evaluation. */
+  evalCaptions: string;
 }
 
 /** The toy's distillation defaults (the SenseFlow arm), as in `npm run distill -- toy2d`. */
 export const TOY_BASE: Partial<DistillConfig> = { batch: 256, lr: 1e-3, guidance: [1, 1] };
+/** Shapes' defaults: those of the bundled student's run. */
+export const SHAPES_BASE: Partial<DistillConfig> = { batch: 16, lr: 2e-4, guidance: [3, 5] };
+export const taskBase = (task: DistillTaskName): Partial<DistillConfig> => (isToyTask(task) ? TOY_BASE : SHAPES_BASE);
 
-function armFields(arm: ArmName): Pick<DistillForm, 'idaLambda' | 'isgWeight' | 'alignment'> {
+/** Per task: its base's fields, and a cadence that suits its speed (a Shapes iteration costs ~100 toy ones). */
+function taskFields(task: DistillTaskName): Pick<DistillForm, 'task' | 'lr' | 'batch' | 'guidanceMin' | 'guidanceMax' | 'iterations' | 'checkpointEvery' | 'figureEvery'> {
+  const base = taskBase(task);
+  const cadence = isToyTask(task) ? { iterations: '2000', checkpointEvery: '100', figureEvery: '50' } : { iterations: '600', checkpointEvery: '20', figureEvery: '20' };
+  return { task, lr: String(base.lr), batch: String(base.batch), guidanceMin: String(base.guidance![0]), guidanceMax: String(base.guidance![1]), ...cadence };
+}
+
+function armFields(arm: ArmName): Pick<DistillForm, 'idaLambda' | 'isgWeight' | 'alignment' | 'ganWeight'> {
   const overrides: Partial<DistillConfig> = ARMS[arm].overrides;
   return {
     idaLambda: String(overrides.idaLambda ?? DEFAULT_DISTILL_CONFIG.idaLambda),
     isgWeight: String(overrides.isgWeight ?? DEFAULT_DISTILL_CONFIG.isgWeight),
     alignment: overrides.alignment ?? 'generator',
+    ganWeight: String(overrides.ganWeight ?? 0),
   };
 }
 
 export const DEFAULT_FORM: Readonly<DistillForm> = {
-  task: 'ring',
+  ...taskFields('ring'),
   ...armFields('senseflow'),
   isgLoss: DEFAULT_DISTILL_CONFIG.isgLoss,
   ttur: String(DEFAULT_DISTILL_CONFIG.fakeStepsPerGeneratorStep),
-  guidanceMin: String(TOY_BASE.guidance![0]),
-  guidanceMax: String(TOY_BASE.guidance![1]),
-  lr: String(TOY_BASE.lr),
-  batch: String(TOY_BASE.batch),
   anchorSteps: String(DEFAULT_DISTILL_CONFIG.anchorSteps),
   shift: String(DEFAULT_DISTILL_CONFIG.shift),
   backwardSimulation: String(DEFAULT_DISTILL_CONFIG.backwardSimulation),
   seed: '1',
-  iterations: '2000',
-  checkpointEvery: '100',
-  figureEvery: '50',
+  evalCaptions: '64',
 };
 
-/** The form with an arm's settings (IDA on or off and toward what, ISG on or off); the other knobs stay. */
+/** The form with an arm's settings (IDA on or off and toward what, ISG and the GAN term on or off); the other knobs stay. */
 export function withPreset(form: DistillForm, arm: ArmName): DistillForm {
   return { ...form, ...armFields(arm) };
 }
 
+/**
+ * The form for another task: its learning rate, batch, guidance and cadence (the toy's would not train Shapes, and
+ * Shapes' would crawl on the toy); the recipe's knobs stay, except the GAN term, which the toy cannot run.
+ */
+export function withTask(form: DistillForm, task: DistillTaskName): DistillForm {
+  if (task === form.task) return form;
+  return { ...form, ...taskFields(task), ...(isToyTask(task) ? { ganWeight: '0' } : {}) };
+}
+
 /** The arm whose settings the form holds, or null ("custom") when the knobs match none. */
-export function activePreset(form: DistillForm): (typeof TOY_ARMS)[number] | null {
-  return TOY_ARMS.find((arm) => {
-    const fields = armFields(arm);
-    return Number(form.idaLambda) === Number(fields.idaLambda) && Number(form.isgWeight) === Number(fields.isgWeight) && (Number(form.idaLambda) === 1 || form.alignment === fields.alignment);
-  }) ?? null;
+export function activePreset(form: DistillForm): ArmName | null {
+  return (
+    armsFor(form.task).find((arm) => {
+      const fields = armFields(arm);
+      return (
+        Number(form.idaLambda) === Number(fields.idaLambda) &&
+        Number(form.isgWeight) === Number(fields.isgWeight) &&
+        Number(form.ganWeight) === Number(fields.ganWeight) &&
+        (Number(form.idaLambda) === 1 || form.alignment === fields.alignment)
+      );
+    }) ?? null
+  );
 }
 
 type Checked<T> = { value: T } | { error: string };
@@ -87,6 +116,7 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
   const fields = {
     idaLambda: readNumber(form.idaLambda, 'IDA lambda', { min: 0, max: 1, note: ' (1: IDA off)' }),
     isgWeight: readNumber(form.isgWeight, 'ISG weight', { min: 0, max: 10, note: ' (0: ISG off)' }),
+    ganWeight: readNumber(form.ganWeight, 'GAN weight', { min: 0, max: 10, note: ' (0: GAN term off)' }),
     ttur: readNumber(form.ttur, 'TTUR ratio', { min: 1, max: 50, integer: true }),
     guidanceMin: readNumber(form.guidanceMin, 'Guidance from', { min: 0, max: 30 }),
     guidanceMax: readNumber(form.guidanceMax, 'Guidance to', { min: 0, max: 30 }),
@@ -99,18 +129,20 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
     iterations: readNumber(form.iterations, 'Stop at iteration', { min: 1, max: 1_000_000, integer: true }),
     checkpointEvery: readNumber(form.checkpointEvery, 'Checkpoint every', { min: 1, max: 100_000, integer: true }),
     figureEvery: readNumber(form.figureEvery, 'Figures every', { min: 1, max: 100_000, integer: true }),
+    evalCaptions: readNumber(form.evalCaptions, 'Evaluation captions', { min: 8, max: 256, integer: true }),
   };
   for (const field of Object.values(fields)) if ('error' in field) return field;
   const v = Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, (field as { value: number }).value])) as Record<keyof typeof fields, number>;
   if (v.guidanceMin > v.guidanceMax) return { error: `Guidance from (${v.guidanceMin}) must not be above Guidance to (${v.guidanceMax}).` };
+  if (isToyTask(form.task) && v.ganWeight > 0) return { error: `GAN weight must be 0 on the 2D toy (the GAN term reads the Shapes task's feature network), not "${form.ganWeight}".` };
   const config: DistillConfig = {
     ...DEFAULT_DISTILL_CONFIG,
-    ...TOY_BASE,
+    ...taskBase(form.task),
     idaLambda: v.idaLambda,
     alignment: form.alignment,
     isgWeight: v.isgWeight,
     isgLoss: form.isgLoss,
-    ganWeight: 0,
+    ganWeight: v.ganWeight,
     fakeStepsPerGeneratorStep: v.ttur,
     guidance: [v.guidanceMin, v.guidanceMax],
     lr: v.lr,
@@ -124,7 +156,8 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
   } catch (error) {
     return { error: (error as Error).message };
   }
-  return { settings: { task: form.task, seed: v.seed, config, teacherUrl, iterations: v.iterations, checkpointEvery: v.checkpointEvery, figureEvery: v.figureEvery } };
+  const settings: RunSettings = { task: form.task, seed: v.seed, config, teacherUrl, iterations: v.iterations, checkpointEvery: v.checkpointEvery, figureEvery: v.figureEvery };
+  return { settings: isToyTask(form.task) ? settings : { ...settings, evalCaptions: v.evalCaptions } };
 }
 
 /** The identity of the run the form describes (null when the form does not read). */
@@ -143,6 +176,7 @@ export function formOf(identity: RunIdentity, form: DistillForm): DistillForm {
     alignment: c.alignment,
     isgWeight: String(c.isgWeight),
     isgLoss: c.isgLoss,
+    ganWeight: String(c.ganWeight),
     ttur: String(c.fakeStepsPerGeneratorStep),
     guidanceMin: String(c.guidance[0]),
     guidanceMax: String(c.guidance[1]),

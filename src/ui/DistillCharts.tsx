@@ -5,10 +5,11 @@ import { useEffect, useMemo, useRef } from 'react';
 import type uPlot from 'uplot';
 import type { ToyEvaluation } from '../distill/toyEval';
 import { distillMetrics, useDistill } from '../state/distill';
+import { isShapesEvaluation, type RunEvaluation } from '../workers/distillApi';
 import { usePlot } from './usePlot';
 
 const AXIS = { stroke: '#9aa3b2', grid: { stroke: '#2a2f3a', width: 1 }, ticks: { stroke: '#2a2f3a', width: 1 } };
-const STEP_COLORS = ['#7aa2ff', '#6fd3a8', '#f0b35a', '#d98cff'];
+export const STEP_COLORS = ['#7aa2ff', '#6fd3a8', '#f0b35a', '#d98cff'];
 const HEIGHT = 190;
 
 interface LineSeries {
@@ -16,7 +17,7 @@ interface LineSeries {
   color: string;
 }
 
-function lineOptions(series: readonly LineSeries[], spanGaps = false): Omit<uPlot.Options, 'width' | 'height'> {
+export function lineOptions(series: readonly LineSeries[], spanGaps = false): Omit<uPlot.Options, 'width' | 'height'> {
   return {
     cursor: { drag: { x: false, y: false } },
     legend: { show: true, live: false },
@@ -26,7 +27,7 @@ function lineOptions(series: readonly LineSeries[], spanGaps = false): Omit<uPlo
   };
 }
 
-function Chart({ id, title, options, data, lastIteration, children }: { id: string; title: string; options: Omit<uPlot.Options, 'width' | 'height'>; data: uPlot.AlignedData; lastIteration: number | null; children: React.ReactNode }) {
+export function Chart({ id, title, options, data, lastIteration, children }: { id: string; title: string; options: Omit<uPlot.Options, 'width' | 'height'>; data: uPlot.AlignedData; lastIteration: number | null; children: React.ReactNode }) {
   const plot = usePlot(options, { height: HEIGHT });
   useEffect(() => plot.update(data), [data, plot]);
   return (
@@ -38,25 +39,91 @@ function Chart({ id, title, options, data, lastIteration, children }: { id: stri
   );
 }
 
-function evaluationColumn(evaluations: readonly ToyEvaluation[], pick: (e: ToyEvaluation) => number | undefined): (number | null)[] {
+export function evaluationColumn<E>(evaluations: readonly E[], pick: (e: E) => number | undefined): (number | null)[] {
   return evaluations.map((e) => {
     const v = pick(e);
     return v === undefined || !Number.isFinite(v) ? null : v;
   });
 }
 
-export function EvaluationCharts() {
-  const evaluations = useDistill((s) => s.evaluations);
-  const stepCounts = useDistill((s) => s.stepCounts);
-  const last = evaluations.at(-1)?.iteration ?? null;
-  const iterations = useMemo(() => evaluations.map((e) => e.iteration), [evaluations]);
+/** One line of an over-iterations chart: its points (x = iterations), and dashed for a run kept for comparison. */
+export interface Curve {
+  label: string;
+  color: string;
+  dash?: number[];
+  x: readonly number[];
+  y: readonly (number | null)[];
+}
 
-  const energyOptions = useMemo(() => lineOptions(stepCounts.map((n, i) => ({ label: `${n}-step`, color: STEP_COLORS[i % STEP_COLORS.length]! }))), [stepCounts]);
-  const energyData = useMemo(() => [iterations, ...stepCounts.map((n) => evaluationColumn(evaluations, (e) => e.steps[String(n)]?.energyDistance))] as uPlot.AlignedData, [iterations, evaluations, stepCounts]);
-  const trackingOptions = useMemo(() => lineOptions([{ label: 'fake-tracking error', color: '#6fd3a8' }]), []);
-  const trackingData = useMemo(() => [iterations, evaluationColumn(evaluations, (e) => e.fakeTrackingError)] as uPlot.AlignedData, [iterations, evaluations]);
-  const distanceOptions = useMemo(() => lineOptions([{ label: '||φ − θ||', color: '#d98cff' }]), []);
-  const distanceData = useMemo(() => [iterations, evaluationColumn(evaluations, (e) => e.parameterDistance)] as uPlot.AlignedData, [iterations, evaluations]);
+export const COMPARE_COLORS = ['#c9ced8', '#ff8a8a', '#8fe3ff'];
+
+/** Curves on one x axis (the union of their iterations; a curve is null where it has no point, and spans the gap). */
+export function alignCurves(curves: readonly Curve[]): uPlot.AlignedData {
+  const xs = [...new Set(curves.flatMap((c) => c.x))].sort((a, b) => a - b);
+  const at = new Map(xs.map((x, i) => [x, i]));
+  const columns = curves.map((c) => {
+    const column: (number | null)[] = new Array(xs.length).fill(null);
+    c.x.forEach((x, i) => (column[at.get(x)!] = c.y[i] ?? null));
+    return column;
+  });
+  return [xs, ...columns] as uPlot.AlignedData;
+}
+
+/** A chart of curves whose options (one series per curve) are remade only when the curves' names or looks change. */
+export function useCurves(curves: readonly Curve[]): { options: Omit<uPlot.Options, 'width' | 'height'>; data: uPlot.AlignedData } {
+  const looks = JSON.stringify(curves.map((c) => [c.label, c.color, c.dash ?? null]));
+  const options = useMemo(() => {
+    const base = lineOptions(JSON.parse(looks).map(([label, color]: [string, string]) => ({ label, color })), true);
+    (JSON.parse(looks) as [string, string, number[] | null][]).forEach(([, , dash], i) => {
+      if (dash) base.series[i + 1] = { ...base.series[i + 1], dash, width: 1.25 };
+    });
+    return base;
+  }, [looks]);
+  const data = useMemo(() => alignCurves(curves), [curves]);
+  return { options, data };
+}
+
+/** The kept runs of the same kind of task (toy or Shapes) as `isKind` accepts, with their evaluations narrowed. */
+function useComparisons<E extends RunEvaluation>(isKind: (e: RunEvaluation) => e is E): { label: string; evaluations: E[] }[] {
+  const comparisons = useDistill((s) => s.comparisons);
+  return useMemo(() => comparisons.map((c) => ({ label: c.label, evaluations: c.evaluations.filter(isKind) })).filter((c) => c.evaluations.length > 0), [comparisons, isKind]);
+}
+
+const isToyEvaluation = (e: RunEvaluation): e is ToyEvaluation => !isShapesEvaluation(e);
+
+/** Curves of the current run (solid) and of the kept runs (dashed: the first step count only, to stay legible). */
+export function useRunCurves<E extends RunEvaluation>(
+  isKind: (e: RunEvaluation) => e is E,
+  series: readonly { label: string; color: string; pick: (e: E) => number | undefined; compare?: boolean }[],
+): Curve[] {
+  const all = useDistill((s) => s.evaluations);
+  const evaluations = useMemo(() => all.filter(isKind), [all, isKind]);
+  const comparisons = useComparisons(isKind);
+  return useMemo(() => {
+    const x = evaluations.map((e) => e.iteration);
+    const curves: Curve[] = series.map((s) => ({ label: s.label, color: s.color, x, y: evaluationColumn(evaluations, s.pick) }));
+    const compared = series.find((s) => s.compare) ?? series[0]!;
+    comparisons.forEach((c, i) => {
+      curves.push({ label: `${c.label}${series.length > 1 ? ` ${compared.label}` : ''}`, color: COMPARE_COLORS[i % COMPARE_COLORS.length]!, dash: [6, 4], x: c.evaluations.map((e) => e.iteration), y: evaluationColumn(c.evaluations, compared.pick) });
+    });
+    return curves;
+  }, [evaluations, comparisons, series]);
+}
+
+export function EvaluationCharts() {
+  const all = useDistill((s) => s.evaluations);
+  const last = useMemo(() => all.filter(isToyEvaluation).at(-1)?.iteration ?? null, [all]);
+  const stepCounts = useDistill((s) => s.stepCounts);
+  const energySeries = useMemo(() => stepCounts.map((n, i) => ({ label: `${n}-step`, color: STEP_COLORS[i % STEP_COLORS.length]!, pick: (e: ToyEvaluation) => e.steps[String(n)]?.energyDistance })), [stepCounts]);
+  const energy = useCurves(useRunCurves(isToyEvaluation, energySeries));
+  const tracking = useCurves(useRunCurves(isToyEvaluation, TRACKING_SERIES));
+  const distance = useCurves(useRunCurves(isToyEvaluation, DISTANCE_SERIES));
+  const energyOptions = energy.options;
+  const energyData = energy.data;
+  const trackingOptions = tracking.options;
+  const trackingData = tracking.data;
+  const distanceOptions = distance.options;
+  const distanceData = distance.data;
 
   return (
     <>
@@ -80,29 +147,31 @@ export function EvaluationCharts() {
   );
 }
 
-const LOSS_FIELDS = ['fakeLoss', 'dmdLoss', 'isgLoss'] as const;
+const TRACKING_SERIES = [{ label: 'fake-tracking error', color: '#6fd3a8', pick: (e: ToyEvaluation) => e.fakeTrackingError }];
+export const DISTANCE_SERIES = [{ label: '||φ − θ||', color: '#d98cff', pick: (e: RunEvaluation) => e.parameterDistance }];
 
-/** The per-iteration losses, drawn from the metrics ring buffer on every progress batch. */
-export function LossChart() {
-  const options = useMemo(
-    () =>
-      lineOptions(
-        [
-          { label: 'fake score (flow matching)', color: '#6fd3a8' },
-          { label: 'DMD', color: '#7aa2ff' },
-          { label: 'ISG', color: '#f0b35a' },
-        ],
-        true,
-      ),
-    [],
-  );
+const LOSSES = [
+  { field: 'fakeLoss', label: 'fake score (flow matching)', color: '#6fd3a8' },
+  { field: 'dmdLoss', label: 'DMD', color: '#7aa2ff' },
+  { field: 'isgLoss', label: 'ISG', color: '#f0b35a' },
+] as const;
+const GAN_LOSSES = [
+  { field: 'ganLoss', label: 'GAN (generator)', color: '#d98cff' },
+  { field: 'discriminatorLoss', label: 'discriminator (hinge)', color: '#ff8a8a' },
+] as const;
+
+/** The per-iteration losses, drawn from the metrics ring buffer on every progress batch; with the GAN term, its two. */
+export function LossChart({ gan = false }: { gan?: boolean }) {
+  const losses = useMemo(() => (gan ? [...LOSSES, ...GAN_LOSSES] : LOSSES), [gan]);
+  const options = useMemo(() => lineOptions(losses, true), [losses]);
   const plot = usePlot(options, { height: HEIGHT });
   const figure = useRef<HTMLElement | null>(null);
 
   useEffect(() => {
     const draw = () => {
-      const { iteration, values } = distillMetrics.columns(LOSS_FIELDS);
-      plot.update([iteration, ...LOSS_FIELDS.map((f) => values[f])] as uPlot.AlignedData);
+      const fields = losses.map((l) => l.field);
+      const { iteration, values } = distillMetrics.columns(fields);
+      plot.update([iteration, ...fields.map((f) => values[f])] as uPlot.AlignedData);
       const last = distillMetrics.last()?.iteration;
       figure.current?.setAttribute('data-iteration', last === undefined ? '' : String(last + 1));
     };
@@ -110,7 +179,7 @@ export function LossChart() {
     return useDistill.subscribe((state, previous) => {
       if (state.metricsVersion !== previous.metricsVersion) draw();
     });
-  }, [plot]);
+  }, [plot, losses]);
 
   return (
     <figure ref={figure} className="distill-figure chart" aria-labelledby="distill-losses-title" data-testid="loss-chart">
@@ -119,8 +188,11 @@ export function LossChart() {
       <figcaption className="explain">
         The fake score's flow-matching loss E|v<sub>φ</sub>(x<sub>s</sub>) − (ε − x)|² on the student's samples, every iteration; on generator
         iterations (every TTUR-th) DMD's loss ½ mean(x − sg(x − g))², whose gradient is the normalised arrow g, and ISG's pseudo-Huber
-        loss √(d² + c²) − c between the student's jump over a segment and the teacher-guided target. DMD's loss is not a distance to the
-        data: watch the energy distance for that.
+        loss √(d² + c²) − c between the student's jump over a segment and the teacher-guided target.
+        {gan
+          ? " With the GAN term: the generator's −D(x) on the evaluator's features, weighted by (1 − s)², and the discriminator's hinge loss, which trains every iteration."
+          : ''}{' '}
+        DMD's loss is not a distance to the data: watch the {gan ? 'FD-T' : 'energy distance'} for that.
       </figcaption>
     </figure>
   );

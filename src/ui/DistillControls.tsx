@@ -1,26 +1,31 @@
 // The Distill tab's settings: the task, the presets (the ablation arms in one click) and, under "Advanced", every
 // knob of the recipe with a line on what it does and the equation it sets. Values are kept as typed and checked on
-// Start (state/distillSettings.ts readRunSettings). While a run is open the settings are locked: Reset unlocks them.
+// Start (state/distillSettings.ts readRunSettings). While a run is open the settings are locked (Reset unlocks them),
+// except its length and cadence, which a paused or finished run takes on Continue.
 import { useId } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { ARMS } from '../distill/config';
+import { type ArmName, ARMS } from '../distill/config';
 import { useDistill } from '../state/distill';
-import { activePreset, type DistillForm, MAX_SEED, TOY_ARMS } from '../state/distillSettings';
-import { DISTILL_TASKS, type DistillTaskName } from '../workers/distillApi';
+import { activePreset, armsFor, type DistillForm, MAX_SEED } from '../state/distillSettings';
+import { DISTILL_TASKS, type DistillTaskName, isToyTask } from '../workers/distillApi';
 
-const TASK_LABELS: Record<DistillTaskName, string> = { ring: '2D ring', grid: '2D grid' };
+const TASK_LABELS: Record<DistillTaskName, string> = { ring: '2D ring', grid: '2D grid', shapes: 'Shapes-32 (text to image)' };
 const TASK_NOTES: Record<DistillTaskName, string> = {
   ring: '8 Gaussians on a circle; labels "any" and four pairs of opposite modes. The easy one.',
   grid: '25 Gaussians on a 5×5 grid; labels "any", each row and each column. Harder: more modes, closer together.',
+  shapes:
+    'The bundled 32×32 text-to-image teacher (a small DiT): captions like "a small red circle on the left". About a hundred times the work of a toy iteration: seconds per iteration on a software GPU, much less on a real one.',
 };
 
-const PRESET_NOTES: Record<(typeof TOY_ARMS)[number], string> = {
+const PRESET_NOTES: Record<ArmName, string> = {
   dmd: 'Distribution matching alone (with TTUR): the baseline.',
   ida: 'DMD + Implicit Distribution Alignment: the fake score is pulled toward the generator after each generator step.',
   isg: 'DMD + Intra-Segment Guidance: the student learns each jump between its anchors from a teacher-guided target.',
   senseflow: 'DMD + IDA + ISG: the SenseFlow recipe.',
+  gan: 'SenseFlow + a GAN term: a discriminator on the frozen attribute evaluator\'s features tells real renders from the student\'s images.',
   'pull-to-teacher': 'A control for IDA: the same pull, but toward the frozen teacher instead of the generator.',
 };
+const presetLabel = (arm: ArmName) => (arm === 'senseflow' ? 'SenseFlow' : ARMS[arm].label.replace(' (control for IDA)', ''));
 
 function NumberField({ name, label, hint, min, max, step, disabled }: { name: keyof DistillForm; label: string; hint: React.ReactNode; min: number; max: number; step: number | 'any'; disabled: boolean }) {
   const value = useDistill((s) => s.form[name]);
@@ -65,6 +70,8 @@ function SelectField<V extends string>({ name, label, hint, choices, disabled }:
 export function DistillControls() {
   const { task, form } = useDistill(useShallow((s) => ({ task: s.form.task, form: s.form })));
   const locked = useDistill((s) => s.run.state !== 'idle' && s.run.state !== 'error');
+  // These can change while a run is paused or done: Continue applies them (a higher last iteration goes on).
+  const cadenceLocked = useDistill((s) => s.run.state === 'running' || s.run.state === 'loading' || s.run.pending !== null);
   const { setField, applyPreset } = useDistill(useShallow((s) => ({ setField: s.setField, applyPreset: s.applyPreset })));
   const preset = activePreset(form);
 
@@ -83,31 +90,26 @@ export function DistillControls() {
             </span>
           </div>
         ))}
-        <div className="task">
-          <label className="check disabled">
-            <input type="radio" name="distill-task" value="shapes" disabled aria-describedby="distill-task-shapes" />
-            Shapes-32 (text to image)
-          </label>
-          <span id="distill-task-shapes" className="hint">
-            Needs a fast GPU; coming.
-          </span>
-        </div>
+        <p className="hint">Choosing a task sets its learning rate, batch size, guidance range and cadence (under Advanced) to ones that suit it.</p>
       </fieldset>
 
       <fieldset className="presets" disabled={locked}>
         <legend>Preset</legend>
         <div className="preset-buttons">
-          {TOY_ARMS.map((arm) => (
+          {armsFor(task).map((arm) => (
             <button key={arm} type="button" aria-pressed={preset === arm} title={PRESET_NOTES[arm]} onClick={() => applyPreset(arm)}>
-              {arm === 'senseflow' ? 'SenseFlow' : ARMS[arm].label.replace(' (control for IDA)', '')}
+              {presetLabel(arm)}
             </button>
           ))}
-          <button type="button" disabled title="The GAN term reads the Shapes task's feature network" aria-describedby="distill-gan-note">
-            {ARMS.gan.label}
-          </button>
+          {isToyTask(task) && (
+            <button type="button" disabled title="The GAN term reads the Shapes task's feature network" aria-describedby="distill-gan-note">
+              {ARMS.gan.label}
+            </button>
+          )}
         </div>
         <p className="hint">
-          {preset ? PRESET_NOTES[preset] : 'Custom: the knobs under Advanced match no preset.'} <span id="distill-gan-note">The GAN term needs the Shapes task (its feature network).</span>
+          {preset ? PRESET_NOTES[preset] : 'Custom: the knobs under Advanced match no preset.'}{' '}
+          {isToyTask(task) && <span id="distill-gan-note">The GAN term needs the Shapes task (its feature network).</span>}
         </p>
       </fieldset>
 
@@ -137,6 +139,21 @@ export function DistillControls() {
             ]}
             hint={<>Pseudo-Huber √(d² + c²) − c with c = 10⁻³ (L2 near zero, L1 far away: robust to large misses), or plain L2.</>}
           />
+          <NumberField
+            name="ganWeight"
+            label="GAN weight"
+            min={0}
+            max={10}
+            step={0.05}
+            disabled={locked || isToyTask(task)}
+            hint={
+              <>
+                Shapes only. Weight of the GAN term: projection heads on the frozen attribute evaluator&apos;s features form a discriminator
+                (hinge loss, trained every iteration); the generator minimises −D(x), weighted by (1 − s)² so it acts most where the student
+                starts from noise. 0 turns it off.
+              </>
+            }
+          />
           <NumberField name="ttur" label="TTUR ratio" min={1} max={50} step={1} disabled={locked} hint="Two time-scale update rule: the fake score trains every iteration, the generator every k-th, so the fake score keeps up with the student." />
           <div className="knob">
             <div className="field-pair" role="group" aria-labelledby="distill-guidance-label" aria-describedby="distill-guidance-hint">
@@ -163,9 +180,23 @@ export function DistillControls() {
           <NumberField name="shift" label="Shift" min={0.1} max={20} step={0.5} disabled={locked} hint="k of the shift above: larger k keeps the anchors at higher noise." />
           <NumberField name="backwardSimulation" label="Backward simulation" min={0} max={1} step={0.05} disabled={locked} hint="The probability that the student's input at an anchor is made by running the student itself from noise through the earlier anchors (as at inference) rather than by noising real data." />
           <NumberField name="seed" label="Seed" min={0} max={MAX_SEED} step={1} disabled={locked} hint="Every random draw is a function of the seed and the iteration, so a run repeats exactly, and resumes exactly from a checkpoint." />
-          <NumberField name="iterations" label="Stop at iteration" min={1} max={1_000_000} step={1} disabled={locked} hint="The run stops (done) at this iteration." />
-          <NumberField name="checkpointEvery" label="Checkpoint every" min={1} max={100_000} step={1} disabled={locked} hint="Iterations between checkpoints in this browser's storage (a pause saves one too); a reload offers to resume from the last." />
-          <NumberField name="figureEvery" label="Figures every" min={1} max={100_000} step={1} disabled={locked} hint="Iterations between figure updates and evaluations (a pause and a single step update them too)." />
+          {!isToyTask(task) && (
+            <NumberField
+              name="evalCaptions"
+              label="Evaluation captions"
+              min={8}
+              max={256}
+              step={8}
+              disabled={locked}
+              hint="Shapes: fixed captions (and seeds) each evaluation generates at every step count and reads with the evaluator. More give steadier prompt accuracy and FD-T and take longer; the teacher's images for them are made once."
+            />
+          )}
+        </fieldset>
+        <fieldset disabled={cadenceLocked} className="knobs">
+          <legend>Run length and cadence</legend>
+          <NumberField name="iterations" label="Stop at iteration" min={1} max={1_000_000} step={1} disabled={cadenceLocked} hint="The run stops (done) at this iteration. To go on with a finished run, raise it and press Continue." />
+          <NumberField name="checkpointEvery" label="Checkpoint every" min={1} max={100_000} step={1} disabled={cadenceLocked} hint="Iterations between checkpoints in this browser's storage (a pause saves one too); a reload offers to resume from the last." />
+          <NumberField name="figureEvery" label="Figures every" min={1} max={100_000} step={1} disabled={cadenceLocked} hint="Iterations between figure updates and evaluations (a pause and a single step update them too)." />
         </fieldset>
       </details>
     </div>

@@ -6,7 +6,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { distillDownload, useDistill } from '../state/distill';
 import type { DistillTaskName } from '../workers/distillApi';
 
-const TASK_NAMES: Record<DistillTaskName, string> = { ring: '2D ring', grid: '2D grid' };
+const TASK_NAMES: Record<DistillTaskName, string> = { ring: '2D ring', grid: '2D grid', shapes: 'Shapes-32' };
 
 export function formatElapsed(seconds: number): string {
   const s = Math.floor(seconds);
@@ -24,6 +24,43 @@ function download(kind: Parameters<typeof distillDownload>[0]): void {
   link.download = name;
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** The student as a model bundle: a .zip download, or cached here and opened in the Generate tab. */
+function StudentExport() {
+  const { state, pending, exported, exportStudent } = useDistill(useShallow((s) => ({ state: s.run.state, pending: s.run.pending, exported: s.studentExport, exportStudent: s.exportStudent })));
+  const disabled = !(state === 'paused' || state === 'done') || pending !== null || exported.state === 'working';
+  return (
+    <div className="student-export">
+      <div className="control-row" role="group" aria-label="Export the student" aria-describedby="distill-export-hint">
+        <button type="button" disabled={disabled} onClick={() => void exportStudent('download')}>
+          Export ONNX bundle
+        </button>
+        <button type="button" disabled={disabled} onClick={() => void exportStudent('generate')}>
+          Open in Generate
+        </button>
+      </div>
+      <p id="distill-export-hint" className="hint">
+        The student as it is now (pause first): its denoiser exported to ONNX (with the teacher&apos;s text encoder for Shapes), in the app&apos;s
+        model bundle format with its anchors and its provenance. It samples in 1, 2 or 4 steps without guidance, which is distilled in.
+      </p>
+      {exported.state === 'working' && (
+        <p role="status" className="hint">
+          {exported.what}…
+        </p>
+      )}
+      {exported.state === 'done' && (
+        <p role="status" className="hint">
+          {exported.message}
+        </p>
+      )}
+      {exported.state === 'error' && (
+        <div role="alert" className="notice error">
+          {exported.message}
+        </div>
+      )}
+    </div>
+  );
 }
 
 function SavedOffer({ disabled }: { disabled: boolean }) {
@@ -67,8 +104,8 @@ export function DistillRun({ webgpuProblem }: { webgpuProblem: string | null }) 
   return (
     <section className="distill-run" aria-label="Run" data-testid="distill-run" data-state={state} aria-busy={busy}>
       <div className="control-row actions">
-        <button type="button" className="primary" disabled={blocked || busy || state === 'running' || state === 'done'} onClick={() => void start()}>
-          Start
+        <button type="button" className="primary" disabled={blocked || busy || state === 'running'} onClick={() => void start()}>
+          {state === 'paused' || state === 'done' ? 'Continue' : 'Start'}
         </button>
         <button type="button" disabled={state !== 'running' || pending !== null} onClick={() => void pause()}>
           Pause
@@ -140,6 +177,7 @@ export function DistillRun({ webgpuProblem }: { webgpuProblem: string | null }) 
           Download evaluations CSV
         </button>
       </div>
+      <StudentExport />
     </section>
   );
 }

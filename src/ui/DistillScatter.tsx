@@ -1,16 +1,18 @@
 // The Distill tab's main figure: the teacher's samples, the student's samples at 1, 2 or 4 steps, and on each
-// student sample its DMD update arrow (GAN Lab draws the generator's gradient the same way). A uPlot scatter
+// student sample its DMD update arrow (GAN Lab draws the generator's gradient the same way); on request the paths of
+// some samples through the student's steps (distillTrajectories.ts) and the fake score's own samples. A uPlot scatter
 // (mode 2, one [xs, ys] per series) whose points and arrows are drawn by path builders onto its canvas, so
 // thousands of points cost one fill per series. It draws from the store's state (never from time).
 import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import { MIXTURES } from '../data/toy2d';
 import { useDistill } from '../state/distill';
-import type { DistillFigure, PointSet } from '../workers/distillApi';
+import { type DistillFigure, isShapesFigure, isToyTask, type PointSet } from '../workers/distillApi';
+import { type ShownTrajectories, shownTrajectories, TRAJECTORY_COLORS, trajectoryPaths } from './distillTrajectories';
 import { usePlot } from './usePlot';
 
 const RANGE: [number, number] = [-3, 3];
-const COLORS = { teacher: 'rgba(226, 230, 240, 0.5)', student: '#7aa2ff', arrow: 'rgba(240, 179, 90, 0.75)', axis: '#9aa3b2', grid: '#2a2f3a' };
+const COLORS = { teacher: 'rgba(226, 230, 240, 0.5)', student: '#7aa2ff', arrow: 'rgba(240, 179, 90, 0.75)', fake: 'rgba(111, 211, 168, 0.7)', axis: '#9aa3b2', grid: '#2a2f3a' };
 export const ARROW_SCALES = [1, 3, 10] as const;
 
 interface Arrows {
@@ -83,25 +85,52 @@ function columns(set: PointSet, label: number | 'all'): { xs: Float32Array; ys: 
   return { xs: Float32Array.from(index, (i) => set.points[2 * i]!), ys: Float32Array.from(index, (i) => set.points[2 * i + 1]!), index };
 }
 
-function scatterData(teacher: PointSet | null, figure: DistillFigure | null, steps: number, label: number | 'all', arrowScale: number, showArrows: boolean): { data: uPlot.AlignedData; arrows: Arrows | null; shown: number } {
+/** What the figure's check boxes add to it (local to the figure, not kept across reloads). */
+interface Extras {
+  trajectories: boolean;
+  fakeScore: boolean;
+}
+
+interface ScatterData {
+  /** Series: teacher, fake score, trajectories (their start), DMD update, student. */
+  data: uPlot.AlignedData;
+  arrows: Arrows | null;
+  trajectories: ShownTrajectories | null;
+  shown: number;
+}
+
+function scatterData(teacher: PointSet | null, figure: DistillFigure | null, steps: number, label: number | 'all', arrowScale: number, showArrows: boolean, extras: Extras): ScatterData {
   const none = { xs: new Float32Array(), ys: new Float32Array() };
+  const empty = [[], []];
   const t = teacher ? columns(teacher, label) : none;
   const student = figure?.students.find((s) => s.steps === steps);
-  if (!figure || !student) return { data: [null, [t.xs, t.ys], [[], []], [[], []]] as unknown as uPlot.AlignedData, arrows: null, shown: 0 };
+  if (!figure || !student) return { data: [null, [t.xs, t.ys], empty, empty, empty, empty] as unknown as uPlot.AlignedData, arrows: null, trajectories: null, shown: 0 };
   const s = columns({ points: student.points, labels: figure.labels }, label);
   const vectors = Float32Array.from(s.index.flatMap((i) => [student.arrows[2 * i]!, student.arrows[2 * i + 1]!]));
-  const arrowSeries = showArrows ? [s.xs, s.ys] : [[], []];
-  return { data: [null, [t.xs, t.ys], arrowSeries, [s.xs, s.ys]] as unknown as uPlot.AlignedData, arrows: { vectors, scale: arrowScale }, shown: s.xs.length };
+  const arrowSeries = showArrows ? [s.xs, s.ys] : empty;
+  const fake = extras.fakeScore && figure.fakeScore ? columns({ points: figure.fakeScore.points, labels: figure.labels }, label) : null;
+  const paths = extras.trajectories && student.trajectories ? shownTrajectories(student.trajectories, figure.labels, label) : null;
+  return {
+    data: [null, [t.xs, t.ys], fake ? [fake.xs, fake.ys] : empty, paths ? [paths.xs, paths.ys] : empty, arrowSeries, [s.xs, s.ys]] as unknown as uPlot.AlignedData,
+    arrows: { vectors, scale: arrowScale },
+    trajectories: paths?.shown ?? null,
+    shown: s.xs.length,
+  };
 }
 
 export function DistillScatter() {
   const teacher = useDistill((s) => s.teacher);
-  const figure = useDistill((s) => s.figure);
+  const figure = useDistill((s) => (s.figure && !isShapesFigure(s.figure) ? s.figure : null));
   const view = useDistill((s) => s.view);
   const stepCounts = useDistill((s) => s.stepCounts);
-  const task = useDistill((s) => s.run.identity?.task ?? s.form.task);
+  const task = useDistill((s) => {
+    const name = s.run.identity?.task ?? s.form.task;
+    return isToyTask(name) ? name : 'ring'; // the tab shows this figure for the toy tasks only
+  });
   const setView = useDistill((s) => s.setView);
   const arrows = useRef<Arrows | null>(null);
+  const trajectories = useRef<ShownTrajectories | null>(null);
+  const extras: Extras = useMemo(() => ({ trajectories: view.trajectories, fakeScore: view.fakeScore }), [view.trajectories, view.fakeScore]);
 
   const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
     () => ({
@@ -116,6 +145,8 @@ export function DistillScatter() {
       series: [
         {},
         { label: 'Teacher', stroke: COLORS.teacher, fill: COLORS.teacher, paths: dots(2.5), points: { show: false } },
+        { label: 'Fake score', stroke: COLORS.fake, fill: COLORS.fake, paths: dots(2.5), points: { show: false } },
+        { label: 'Trajectories', stroke: TRAJECTORY_COLORS.jump, paths: trajectoryPaths(trajectories), points: { show: false } },
         { label: 'DMD update', stroke: COLORS.arrow, paths: arrowPaths(arrows), points: { show: false } },
         { label: 'Student', stroke: COLORS.student, fill: COLORS.student, paths: dots(3), points: { show: false } },
       ],
@@ -123,14 +154,21 @@ export function DistillScatter() {
     [],
   );
   const plot = usePlot(options, { square: true, maxWidth: 420 });
-  const { data, arrows: nextArrows, shown } = useMemo(() => scatterData(teacher, figure, view.steps, view.label, view.arrowScale, view.arrows), [teacher, figure, view]);
+  const { data, arrows: nextArrows, trajectories: nextTrajectories, shown } = useMemo(
+    () => scatterData(teacher, figure, view.steps, view.label, view.arrowScale, view.arrows, extras),
+    [teacher, figure, view, extras],
+  );
   useEffect(() => {
     arrows.current = nextArrows;
+    trajectories.current = nextTrajectories;
     plot.update(data);
-  }, [data, nextArrows, plot]);
+  }, [data, nextArrows, nextTrajectories, plot]);
 
   const labels = MIXTURES[task].labels;
   const caption = figure ? `iteration ${figure.iteration}, ${view.steps}-step student, ${shown} samples` : 'the student appears when a run starts';
+  const anchors = figure?.students.find((s) => s.steps === view.steps)?.trajectories?.anchors ?? [];
+  const paths = figure?.students[0]?.trajectories?.index.length ?? 48;
+  const fakeSteps = figure?.fakeScore?.steps ?? 16;
   return (
     <figure className="distill-figure scatter" aria-labelledby="distill-scatter-title" data-iteration={figure?.iteration ?? ''}>
       <div className="figure-head">
@@ -171,6 +209,14 @@ export function DistillScatter() {
               ))}
             </select>
           </label>
+          <label className="check">
+            <input type="checkbox" checked={extras.trajectories} onChange={(e) => setView({ trajectories: e.target.checked })} />
+            Trajectories
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={extras.fakeScore} onChange={(e) => setView({ fakeScore: e.target.checked })} />
+            Fake score's samples
+          </label>
         </div>
       </div>
       <div className="figure-body">
@@ -188,6 +234,22 @@ export function DistillScatter() {
             moves x along x̂<sub>0</sub><sup>real</sup>(x<sub>s</sub>) − x̂<sub>0</sub><sup>fake</sup>(x<sub>s</sub>), drawn here averaged over
             s = 0.3, 0.5, 0.7: toward the data, away from where the student already is. The arrows are zero at the start, when all three
             networks are the teacher, and shrink again as the student matches it.
+          </p>
+          <p>
+            Purple: the trajectories of {paths} of the student's samples through its {view.steps === 1 ? 'single step' : `${view.steps} steps`}
+            {anchors.length > 0 && <> (anchors s = {anchors.map((a) => Number(a.toFixed(3))).join(', ')})</>}. Each step is a jump and, between steps, a
+            renoise: from x<sub>j</sub> at the anchor s<sub>j</sub> the student jumps to its estimate of the clean point, x̂<sub>0</sub> = x<sub>j</sub> − s
+            <sub>j</sub> v(x<sub>j</sub>) (solid line, a dot where it lands), then the sampler mixes fresh noise back in, x<sub>j+1</sub> = (1 −
+            s<sub>j+1</sub>) x̂<sub>0</sub> + s<sub>j+1</sub> ε (dashed), and the next step starts there. The last estimate is the sample. In one
+            step the path is a single straight jump from the noise; with more, each renoise keeps less fresh noise (s falls), so the jumps
+            shorten as the sample settles. Choose a label to follow a few paths.
+          </p>
+          <p>
+            Green: the fake score's own samples, {fakeSteps} Euler steps of its flow, x ← x + (s′ − s) v<sub>fake</sub>(x), from the same noises and
+            labels, without guidance (it is trained without). They are the distribution the fake score believes the student makes, the one DMD
+            subtracts: at the start they are the teacher's (the fake score is a copy of it); as it trains on the student's outputs (from every
+            anchor), and IDA pulls it toward the generator after each of its steps, they leave the teacher's and follow the student's. Where green
+            and blue part, the fake score is behind the student, and its error goes straight into the arrows.
           </p>
         </figcaption>
       </div>

@@ -2,16 +2,49 @@
 // recipe in a Web Worker on WebGPU (state/distill.ts, workers/distill.worker.ts); the settings, the run, and the
 // figures that make the method visible, each with a paragraph for a teacher presenting it.
 import { useEffect } from 'react';
-import { useDistill } from '../state/distill';
+import { useShallow } from 'zustand/react/shallow';
+import { MAX_COMPARISONS, useDistill } from '../state/distill';
 import { useSystem } from '../state/system';
+import { isShapesEvaluation, isToyTask } from '../workers/distillApi';
 import { EvaluationCharts, LossChart } from './DistillCharts';
 import { DistillControls } from './DistillControls';
+import { ProfileChart } from './DistillProfile';
 import { DistillRun } from './DistillRun';
 import { DistillScatter } from './DistillScatter';
+import { ShapesCharts, ShapesGrid } from './DistillShapes';
 
 function LatestEvaluation() {
   const latest = useDistill((s) => s.evaluations.at(-1));
   if (!latest) return null;
+  if (isShapesEvaluation(latest)) {
+    const steps = Object.entries(latest.steps).sort(([a], [b]) => Number(a) - Number(b));
+    return (
+      <table className="evaluation" aria-label={`Evaluation at iteration ${latest.iteration}`}>
+        <caption>Evaluation at iteration {latest.iteration}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Student</th>
+            <th scope="col">Prompt accuracy</th>
+            <th scope="col">FD-T</th>
+          </tr>
+        </thead>
+        <tbody>
+          {steps.map(([n, m]) => (
+            <tr key={n}>
+              <th scope="row">{n === '1' ? '1 step' : `${n} steps`}</th>
+              <td>{(100 * m.promptAccuracy).toFixed(1)}%</td>
+              <td>{m.fdTeacher.toFixed(2)}</td>
+            </tr>
+          ))}
+        </tbody>
+        <tfoot>
+          <tr>
+            <td colSpan={3}>||φ − θ|| {latest.parameterDistance.toFixed(3)}. {latest.captions} fixed captions and seeds per step count.</td>
+          </tr>
+        </tfoot>
+      </table>
+    );
+  }
   const steps = Object.entries(latest.steps).sort(([a], [b]) => Number(a) - Number(b));
   return (
     <table className="evaluation" aria-label={`Evaluation at iteration ${latest.iteration}`}>
@@ -46,12 +79,47 @@ function LatestEvaluation() {
   );
 }
 
+/** Runs kept to overlay on the charts: keep the current one, drop a kept one. */
+function KeptRuns() {
+  const comparisons = useDistill((s) => s.comparisons);
+  const canKeep = useDistill((s) => s.run.identity !== null && s.evaluations.length > 0 && s.run.state !== 'loading');
+  const { keepForComparison, removeComparison } = useDistill(useShallow((s) => ({ keepForComparison: s.keepForComparison, removeComparison: s.removeComparison })));
+  return (
+    <section className="kept-runs" aria-labelledby="distill-kept-title">
+      <h4 id="distill-kept-title">Compare runs</h4>
+      <p className="hint">
+        Keep a run&apos;s curves, then reset, change a knob (turn IDA off, say) and run again: the kept runs are drawn dashed on the charts below
+        (their first step count), so the difference shows on one chart. Up to {MAX_COMPARISONS}; kept in this browser.
+      </p>
+      <div className="control-row">
+        <button type="button" disabled={!canKeep} onClick={keepForComparison}>
+          Keep this run for comparison
+        </button>
+      </div>
+      {comparisons.length > 0 && (
+        <ul aria-label="Kept runs">
+          {comparisons.map((c) => (
+            <li key={c.label}>
+              {c.label} ({c.evaluations.length} evaluations){' '}
+              <button type="button" className="link" aria-label={`Remove ${c.label}`} onClick={() => removeComparison(c.label)}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 export function DistillTab() {
   const webgpu = useSystem((s) => s.webgpu);
   const refreshSaved = useDistill((s) => s.refreshSaved);
   useEffect(() => {
     void refreshSaved();
   }, [refreshSaved]);
+  const task = useDistill((s) => s.run.identity?.task ?? s.form.task);
+  const gan = useDistill((s) => (s.run.identity?.config.ganWeight ?? 0) > 0);
   const webgpuProblem = webgpu.state === 'unavailable' ? webgpu.reason : webgpu.state === 'lost' ? `the GPU device was lost (${webgpu.reason})` : null;
 
   return (
@@ -72,11 +140,13 @@ export function DistillTab() {
       <DistillControls />
       <DistillRun webgpuProblem={webgpuProblem} />
       <section className="distill-figures" aria-label="Figures">
-        <DistillScatter />
+        {isToyTask(task) ? <DistillScatter /> : <ShapesGrid />}
         <LatestEvaluation />
+        <KeptRuns />
         <div className="chart-grid">
-          <EvaluationCharts />
-          <LossChart />
+          {isToyTask(task) ? <EvaluationCharts /> : <ShapesCharts />}
+          <LossChart key={gan ? 'gan' : 'plain'} gan={gan} />
+          <ProfileChart />
         </div>
       </section>
     </section>

@@ -42,7 +42,9 @@ export function usePlot(options: Omit<uPlot.Options, 'width' | 'height'>, size: 
   useEffect(() => {
     if (!container) return;
     const wanted = JSON.parse(sizeKey) as PlotSize;
-    const chart = new uPlot({ ...options, ...dimensions(wanted, container.clientWidth) }, latest.current ?? emptyData(options), container);
+    // Data kept for an older chart fits this one only if it has a column per series (new options may add series).
+    const fits = latest.current !== null && latest.current.length === options.series.length;
+    const chart = new uPlot({ ...options, ...dimensions(wanted, container.clientWidth) }, fits ? latest.current! : emptyData(options), container);
     plot.current = chart;
     dirty.current = false;
     const resize = new ResizeObserver(() => {

@@ -5,10 +5,13 @@ import * as Comlink from 'comlink';
 import { acquireBrowserGpu, WebGpuUnavailableError } from '../gpu/device';
 import { Engine } from '../nn/engine';
 import { fetchSource } from '../pipeline/bundle';
-import type { DistillEvent, DistillWorkerApi } from './distillApi';
+import { type DistillEvent, type DistillWorkerApi, isToyTask, type RunSettings } from './distillApi';
 import { deleteSavedRun, loadReference, loadSavedRun, saveReference, saveRun, savedRun } from './distillCheckpoints';
+import type { PlaygroundRun } from './distillRun';
 import { type CheckpointStore, DistillSession } from './distillSession';
-import { loadToyTeacherBundle } from './distillTeacher';
+import { openShapesRun, SHAPES_PLAYGROUND } from './distillShapes';
+import { loadEvaluatorFile, loadShapesTeacherBundle, loadToyTeacherBundle } from './distillTeacher';
+import { openToyRun } from './distillToy';
 
 const store: CheckpointStore = {
   async load(key) {
@@ -24,6 +27,7 @@ const store: CheckpointStore = {
 
 let engineReady: Promise<Engine> | undefined;
 let session: DistillSession | null = null;
+let adapterName = '';
 /** The page's event callback for the open run (a Comlink proxy). */
 let listener: ((event: DistillEvent) => void) | null = null;
 
@@ -58,6 +62,39 @@ function releaseListener(): void {
   listener = null;
 }
 
+/** The task's run: its frozen networks loaded (and checked) from their bundles, the distiller made. */
+async function openRun(gpu: Engine, settings: RunSettings, report: (event: DistillEvent) => void): Promise<PlaygroundRun> {
+  if (isToyTask(settings.task)) {
+    report({ type: 'loading', what: `Loading the ${settings.task} teacher` });
+    const toy = await loadToyTeacherBundle(gpu, fetchSource(settings.teacherUrl));
+    try {
+      return await openToyRun(toy, settings, store, report);
+    } catch (error) {
+      toy.teacher.dispose();
+      throw error;
+    }
+  }
+  if (!settings.evaluator) throw new Error('A Shapes run needs the attribute evaluator (settings.evaluator), which reads its images.');
+  report({ type: 'loading', what: 'Loading the Shapes teacher and the attribute evaluator' });
+  const evaluatorUrl = new URL(settings.evaluator.url);
+  const evaluator = await loadEvaluatorFile(gpu, fetchSource(new URL('./', evaluatorUrl)), evaluatorUrl.pathname.split('/').pop()!, settings.evaluator.sha256);
+  let shapes;
+  try {
+    shapes = await loadShapesTeacherBundle(gpu, fetchSource(settings.teacherUrl));
+  } catch (error) {
+    evaluator.dispose();
+    throw error;
+  }
+  try {
+    return await openShapesRun(shapes, evaluator, settings, store, report, { ...SHAPES_PLAYGROUND, evalCaptions: settings.evalCaptions ?? SHAPES_PLAYGROUND.evalCaptions });
+  } catch (error) {
+    shapes.teacher.dispose();
+    shapes.textEncoder.dispose();
+    evaluator.dispose();
+    throw error;
+  }
+}
+
 function current(): DistillSession {
   if (!session) throw new Error('No run is open: press Start.');
   return session;
@@ -72,16 +109,11 @@ const api: DistillWorkerApi = {
     const report = (event: DistillEvent) => void listener?.(event);
     report({ type: 'loading', what: 'Starting WebGPU' });
     const gpu = await engine();
-    report({ type: 'loading', what: `Loading the ${settings.task} teacher` });
-    const toy = await loadToyTeacherBundle(gpu, fetchSource(settings.teacherUrl));
-    try {
-      const { session: opened, opened: info } = await DistillSession.open(toy, settings, resume, store, report);
-      session = opened;
-      return { ...info, adapter: describeAdapter(gpu) };
-    } catch (error) {
-      toy.teacher.dispose();
-      throw error;
-    }
+    const run = await openRun(gpu, settings, report);
+    const { session: opened, opened: info } = await DistillSession.open(run, settings, resume, store, report);
+    session = opened;
+    adapterName = describeAdapter(gpu);
+    return { ...info, adapter: adapterName };
   },
 
   start() {
@@ -94,6 +126,14 @@ const api: DistillWorkerApi = {
 
   step() {
     return current().step();
+  },
+
+  async setCadence(cadence) {
+    current().setCadence(cadence);
+  },
+
+  exportStudent(name) {
+    return current().exportStudent(name, adapterName);
   },
 
   async close(discard) {

@@ -6,9 +6,8 @@
 // under their weights' sha256 and the guidance, so a reload does not compute them again.
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import type { DistillCheckpoint, IterationMetrics } from '../distill/senseflow';
-import type { ToyEvaluation } from '../distill/toyEval';
 import { isQuotaError } from '../pipeline/storage';
-import type { SavedRun } from './distillApi';
+import type { RunEvaluation, SavedRun } from './distillApi';
 
 export const DISTILL_DATABASE = 'senseflow-distill';
 /** Runs kept; saving another deletes the oldest (a 2D toy run is about 1 MB on the ring, 3 MB on the grid). */
@@ -17,11 +16,11 @@ export const MAX_SAVED_RUNS = 4;
 export interface SavedRunData {
   checkpoint: DistillCheckpoint;
   metrics: IterationMetrics[];
-  evaluations: ToyEvaluation[];
+  evaluations: RunEvaluation[];
 }
 
-/** Reference sample sets kept; saving another deletes the oldest (each is 10-22 kB). */
-const MAX_REFERENCES = 8;
+/** Reference sample sets kept; saving another deletes the oldest (10-22 kB for a toy teacher; a Shapes teacher keeps three, about 0.3 MB). */
+const MAX_REFERENCES = 12;
 
 interface DistillSchema extends DBSchema {
   runs: { key: string; value: SavedRun };

@@ -2,17 +2,24 @@
 // store: progress in batches carrying every iteration's metrics in order, figures (DMD arrows exactly zero while the
 // generator, the fake score and the teacher are one network), pause and a single step, checkpoints, an exact resume
 // (the resumed run repeats the uninterrupted one's metrics), the last iteration ("done") and discard.
+import * as ortModule from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Toy2DTeacher } from '../nets/toy2d';
+import type { Ort } from '../onnx/exportOrt';
+import { toy2dParity } from '../onnx/exportParity';
+import { loadBundle } from '../pipeline/bundle';
+import { Pipeline } from '../pipeline/generate';
 import { distillConfig } from '../distill/config';
 import type { IterationMetrics } from '../distill/senseflow';
 import type { Engine } from '../nn/engine';
 import { testEngine } from '../nn/testing';
 import { directorySource } from '../pipeline/bundleWrite';
 import { TOY_BASE } from '../state/distillSettings';
-import type { DistillEvent, RunSettings, SavedRun } from './distillApi';
+import { type DistillEvent, type DistillFigure, isShapesFigure, type RunFigure, type RunSettings, type SavedRun } from './distillApi';
 import type { SavedRunData } from './distillCheckpoints';
 import { type CheckpointStore, DistillSession } from './distillSession';
 import { loadToyTeacherBundle } from './distillTeacher';
+import { openToyRun } from './distillToy';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -44,8 +51,17 @@ const settings: RunSettings = {
   figureEvery: 4,
 };
 
-const openRing = async (store: CheckpointStore, resume: boolean, events: DistillEvent[], overrides: Partial<RunSettings> = {}) =>
-  DistillSession.open(await loadToyTeacherBundle(engine, directorySource('models/toy2d/ring')), { ...settings, ...overrides }, resume, store, (e) => events.push(structuredClone(e)));
+async function openRing(store: CheckpointStore, resume: boolean, events: DistillEvent[], overrides: Partial<RunSettings> = {}) {
+  const runSettings = { ...settings, ...overrides };
+  const report = (e: DistillEvent) => events.push(structuredClone(e));
+  const toy = await loadToyTeacherBundle(engine, directorySource('models/toy2d/ring'));
+  return DistillSession.open(await openToyRun(toy, runSettings, store, report), runSettings, resume, store, report);
+}
+
+function toyFigure(figure: RunFigure): DistillFigure {
+  if (isShapesFigure(figure)) throw new Error('a Shapes figure from a ring run');
+  return figure;
+}
 
 const ofType = <T extends DistillEvent['type']>(events: DistillEvent[], type: T) => events.filter((e): e is Extract<DistillEvent, { type: T }> => e.type === type);
 
@@ -67,15 +83,19 @@ describe('DistillSession', () => {
     expect(opened.iteration).toBe(0);
     expect(opened.resumed).toBe(false);
     expect(opened.stepCounts).toEqual([1, 2, 4]);
-    expect(opened.teacher.points.length).toBe(2 * opened.teacher.labels.length);
-    expect(opened.teacher.labels.length).toBe(5 * 250);
+    expect(opened.teacher!.points.length).toBe(2 * opened.teacher!.labels.length);
+    expect(opened.teacher!.labels.length).toBe(5 * 250);
+    expect(opened.teacherImages).toBeNull();
+    // The teacher's reconstruction error over the noise level: small at low noise, large at high.
+    expect(opened.profile.error[0]).toBeLessThan(0.05);
+    expect(opened.profile.error.at(-1)).toBeGreaterThan(0.2);
 
     // Iteration 0: the student, the fake score and the real score are the teacher, so every DMD arrow is zero.
-    const [first] = ofType(events, 'figure');
-    expect(first!.figure.iteration).toBe(0);
-    expect(first!.figure.students.map((s) => s.steps)).toEqual([1, 2, 4]);
-    for (const student of first!.figure.students) {
-      expect(student.points.length).toBe(2 * first!.figure.labels.length);
+    const first = toyFigure(ofType(events, 'figure')[0]!.figure);
+    expect(first.iteration).toBe(0);
+    expect(first.students.map((s) => s.steps)).toEqual([1, 2, 4]);
+    for (const student of first.students) {
+      expect(student.points.length).toBe(2 * first.labels.length);
       expect(Math.max(...student.arrows.map(Math.abs))).toBe(0);
     }
     expect(ofType(events, 'evaluation')[0]!.evaluation.iteration).toBe(0);
@@ -97,7 +117,7 @@ describe('DistillSession', () => {
     const checkpoints = [4, 8].filter((i) => i <= paused);
     if (paused % 4 !== 0) checkpoints.push(paused);
     expect(ofType(events, 'checkpoint').map((e) => e.iteration)).toEqual(checkpoints);
-    expect(Math.max(...ofType(events, 'figure').at(-1)!.figure.students[0]!.arrows.map(Math.abs))).toBeGreaterThan(0);
+    expect(Math.max(...toyFigure(ofType(events, 'figure').at(-1)!.figure).students[0]!.arrows.map(Math.abs))).toBeGreaterThan(0);
 
     // Step once: one iteration, its progress, figures and state.
     events.length = 0;
@@ -130,8 +150,41 @@ describe('DistillSession', () => {
     await expect(resumed.session.step()).rejects.toThrow(/last iteration/);
     expect(store.runs.get(saved.run.key)!.run.iteration).toBe(settings.iterations);
 
+    // A finished run goes on once its last iteration is raised (the cadence is not part of its identity).
+    expect(() => resumed.session.setCadence({ iterations: 0, checkpointEvery: 4, figureEvery: 4 })).toThrow(/iterations must be a whole number of at least 1/);
+    resumed.session.setCadence({ iterations: 11, checkpointEvery: 4, figureEvery: 4 });
+    expect(resumed.session.state).toBe('paused');
+    resumedEvents.length = 0;
+    resumed.session.start();
+    await until(() => ofType(resumedEvents, 'state').some((e) => e.state === 'done'), 'done again');
+    expect(resumed.session.iteration).toBe(11);
+    expect(store.runs.get(saved.run.key)!.run.iteration).toBe(11);
+
     await resumed.session.close(true);
     expect(store.runs.size).toBe(0);
+  });
+
+  it('exports the student as a bundle that validates, matches the engine in ORT, and generates at its anchors', { timeout: 240_000 }, async () => {
+    const { session } = await openRing(memoryStore(), false, []);
+    await session.step();
+    await session.step();
+    const { manifest, files } = await session.exportStudent('ring-test-it2', 'Dawn (test)');
+    expect(manifest).toMatchObject({ name: 'ring-test-it2', architecture: 'Toy2DTeacher', conditioning: 'label', guidance: { default: 1 }, steps: { schedule: 'anchors', default: 4 } });
+    expect(Object.keys(manifest.steps.sigmas!)).toEqual(['1', '2', '4']);
+    expect(manifest.provenance).toMatchObject({ seed: 5, steps: 2, adapter: 'Dawn (test)' });
+    expect(manifest.metrics?.playgroundEvaluation).toMatchObject({ iteration: 2 });
+    expect([...files.keys()].sort()).toEqual(['denoiser.onnx', 'denoiser.safetensors', 'manifest.json']);
+    // loadBundle checks every size and hash and the ONNX interface, as the Generate tab will.
+    const loaded = await loadBundle({ read: async (path) => files.get(path)! });
+    const ort = ortModule as unknown as Ort;
+    ort.env.wasm.numThreads = 1;
+    const distiller = (session as unknown as { run: { distiller: { generator: Toy2DTeacher } } }).run.distiller;
+    expect(await toy2dParity(ort, distiller.generator, files.get('denoiser.onnx')!)).toBeLessThan(1e-4);
+    const pipeline = await Pipeline.create(ort, loaded, { provider: 'wasm' });
+    const result = await pipeline.generate({ prompt: 'east-west', seed: 3, steps: 1 });
+    expect(result.settings).toMatchObject({ steps: 1, sampler: 'x0', guidance: 1 });
+    await pipeline.release();
+    await session.close(true);
   });
 
   it('refuses settings the toy cannot run, naming them', { timeout: 60_000 }, async () => {

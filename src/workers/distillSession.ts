@@ -1,18 +1,19 @@
-// One distillation run of the Distill tab, as the worker holds it: the SenseFlowDistiller of a 2D toy teacher, the
-// loop that runs its iterations until paused, and what it reports: progress in batches (every PROGRESS_MS, with the
-// iterations' metrics), figures and an evaluation every `figureEvery` iterations and on pause or a single step, a
-// checkpoint every `checkpointEvery` iterations and on pause. Framework-free (no Comlink, no IndexedDB): the worker
-// wires it to both, and a Node test runs it on Dawn with an in-memory checkpoint store.
-import { distillConfig, servedStepCounts } from '../distill/config';
-import { type IterationMetrics, SenseFlowDistiller } from '../distill/senseflow';
-import { evaluateToy, referenceGuidance, TOY_EVAL, type ToyEvaluation, toyTeacherReference } from '../distill/toyEval';
-import { type ToyCondition, toyTask } from '../distill/toyTask';
-import type { Toy2DTeacher } from '../nets/toy2d';
-import type { DistillEvent, OpenedRun, RunSettings, SavedRun, WorkerRunState } from './distillApi';
-import { runKey, stableJson } from './distillApi';
+// One distillation run of the Distill tab, as the worker holds it: a task's run (distillRun.ts: the 2D toy in
+// distillToy.ts, Shapes in distillShapes.ts), the loop that runs its iterations until paused, and what it reports:
+// progress in batches (every PROGRESS_MS, with the iterations' metrics), figures and an evaluation every `figureEvery`
+// iterations and on pause or a single step, a checkpoint every `checkpointEvery` iterations and on pause.
+// Framework-free (no Comlink, no IndexedDB): the worker wires it to both, and a Node test runs it on Dawn with an
+// in-memory checkpoint store.
+import { servedStepCounts } from '../distill/config';
+import type { IterationMetrics } from '../distill/senseflow';
+import type { DistillEvent, OpenedRun, RunEvaluation, RunSettings, SavedRun, WorkerRunState } from './distillApi';
+import { runKey } from './distillApi';
+import type { Manifest } from '../pipeline/manifest';
 import type { SavedRunData } from './distillCheckpoints';
-import { figureLabels, referenceLabels, studentFigure } from './distillFigures';
-import type { ToyTeacher } from './distillTeacher';
+import type { PlaygroundRun, ReferenceStore } from './distillRun';
+
+/** What can change in an open run: where it stops, and how often it checkpoints and draws. */
+export type Cadence = Pick<RunSettings, 'iterations' | 'checkpointEvery' | 'figureEvery'>;
 
 /** Progress events while running: at most one per this many milliseconds. */
 export const PROGRESS_MS = 250;
@@ -20,38 +21,11 @@ export const PROGRESS_MS = 250;
 export const MAX_KEPT_METRICS = 50_000;
 
 /** Where checkpoints go: IndexedDB in the worker (distillCheckpoints.ts), a Map in tests. */
-export interface CheckpointStore {
+export interface CheckpointStore extends ReferenceStore {
   load(key: string): Promise<{ run: SavedRun; data: SavedRunData } | null>;
   save(run: SavedRun, data: SavedRunData): Promise<void>;
   delete(key: string): Promise<void>;
-  /** The teacher's reference samples saved under `key` (toyReference), if any. */
-  loadReference(key: string): Promise<Float32Array | null>;
-  saveReference(key: string, points: Float32Array): Promise<void>;
 }
-
-/** Reference samples computed or loaded in this worker, by key: reopening a run (reset, resume) skips them. */
-const references = new Map<string, Float32Array>();
-
-/**
- * The teacher's reference samples at the run's guidance (toyEval.ts toyTeacherReference): from memory, from the
- * store, or computed and stored. They depend only on the teacher's weights, the guidance and the evaluation's seed
- * and size, which make the key.
- */
-async function toyReference(toy: ToyTeacher, guidance: number, store: CheckpointStore, report: (event: DistillEvent) => void): Promise<Float32Array> {
-  const key = stableJson({ teacher: toy.sha256, guidance, seed: TOY_EVAL.seed, samplesPerLabel: TOY_EVAL.samplesPerLabel, steps: TOY_EVAL.teacherSteps });
-  const known = references.get(key) ?? (await store.loadReference(key).catch(() => null));
-  if (known) {
-    references.set(key, known);
-    return known;
-  }
-  report({ type: 'loading', what: `Sampling the teacher (${TOY_EVAL.teacherSteps} Euler steps; once per teacher and guidance)` });
-  const reference = await toyTeacherReference(toyTask(toy.teacher, toy.mixture), toy.mixture, guidance);
-  references.set(key, reference);
-  await store.saveReference(key, reference).catch(() => undefined); // only a cache
-  return reference;
-}
-
-type ToyDistiller = SenseFlowDistiller<Toy2DTeacher, ToyCondition>;
 
 const yieldToEvents = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
@@ -62,59 +36,70 @@ export class DistillSession {
   private savedIteration: number;
   private elapsedBefore: number;
   private runningSince: number | null = null;
-  private readonly labels: Uint32Array;
   private readonly stepCounts: number[];
 
   private constructor(
-    private readonly distiller: ToyDistiller,
-    private readonly toy: ToyTeacher,
-    private readonly reference: Float32Array,
-    readonly settings: RunSettings,
+    private readonly run: PlaygroundRun,
+    private runSettings: RunSettings,
     private readonly store: CheckpointStore,
     private readonly report: (event: DistillEvent) => void,
     private readonly metrics: IterationMetrics[],
-    private readonly evaluations: ToyEvaluation[],
+    private readonly evaluations: RunEvaluation[],
     elapsedSeconds: number,
   ) {
-    this.savedIteration = distiller.iteration;
+    this.savedIteration = run.distiller.iteration;
     this.elapsedBefore = elapsedSeconds;
-    this.labels = figureLabels(toy.mixture);
-    this.stepCounts = servedStepCounts(distiller.config);
+    this.stepCounts = servedStepCounts(run.distiller.config);
   }
 
-  /** Makes the run (resuming its saved checkpoint when asked and there is one) and sends its first figures. */
-  static async open(toy: ToyTeacher, settings: RunSettings, resume: boolean, store: CheckpointStore, report: (event: DistillEvent) => void): Promise<{ session: DistillSession; opened: OpenedRun }> {
-    // The page checked the settings already; checking again here names the bad one if a caller did not.
-    const config = distillConfig(null, settings.config);
-    if (config.ganWeight > 0) throw new Error('The GAN term reads the attribute evaluator of the Shapes task; the 2D toy runs without it (GAN weight 0).');
-    const task = toyTask(toy.teacher, toy.mixture);
-    const distiller = new SenseFlowDistiller(task, config, settings.seed);
+  /**
+   * Takes over a task's run (resuming its saved checkpoint when asked and there is one) and sends its first figures.
+   * On failure the run is disposed.
+   */
+  static async open(run: PlaygroundRun, settings: RunSettings, resume: boolean, store: CheckpointStore, report: (event: DistillEvent) => void): Promise<{ session: DistillSession; opened: OpenedRun }> {
     try {
       const saved = resume ? await store.load(runKey(settings)) : null;
       if (saved) {
         report({ type: 'loading', what: `Restoring the checkpoint of iteration ${saved.run.iteration}` });
-        distiller.restore(saved.data.checkpoint);
+        run.distiller.restore(saved.data.checkpoint);
       }
-      const reference = await toyReference(toy, referenceGuidance(config), store, report);
       const metrics = saved ? saved.data.metrics.filter((m) => m.iteration < saved.run.iteration) : [];
       const evaluations = saved ? saved.data.evaluations.filter((e) => e.iteration <= saved.run.iteration) : [];
-      const session = new DistillSession(distiller, toy, reference, settings, store, report, metrics, evaluations, saved?.run.elapsedSeconds ?? 0);
+      const session = new DistillSession(run, settings, store, report, metrics, evaluations, saved?.run.elapsedSeconds ?? 0);
       report({ type: 'loading', what: 'Drawing the figures' });
       await session.sendFigures();
       const opened: OpenedRun = {
-        iteration: distiller.iteration,
+        iteration: run.distiller.iteration,
         adapter: '',
         resumed: saved !== null,
         elapsedSeconds: session.elapsedSeconds(),
-        teacher: referenceLabels(toy.mixture, reference),
+        teacher: run.teacher,
+        teacherImages: run.teacherImages,
+        profile: run.profile,
         stepCounts: session.stepCounts,
         history: { metrics: [...session.metrics], evaluations: [...session.evaluations] },
       };
       return { session, opened };
     } catch (error) {
-      distiller.dispose();
+      run.dispose();
       throw error;
     }
+  }
+
+  get settings(): RunSettings {
+    return this.runSettings;
+  }
+
+  /** A new last iteration and cadence (they do not change the trajectory): a finished run can go on. */
+  setCadence(cadence: Cadence): void {
+    for (const [name, value] of Object.entries(cadence)) {
+      if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number of at least 1, not ${value}.`);
+    }
+    this.runSettings = { ...this.runSettings, ...cadence };
+  }
+
+  private get distiller() {
+    return this.run.distiller;
   }
 
   get iteration(): number {
@@ -161,12 +146,18 @@ export class DistillSession {
     return this.iteration;
   }
 
+  /** The generator now as a model bundle (a paused or finished run only: the weights must hold still). */
+  async exportStudent(name: string, adapter: string): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }> {
+    if (this.running) throw new Error('Pause the run before exporting its student.');
+    if (this.closed) throw new Error('This run was closed; open it again.');
+    return this.run.exportStudent(name, { settings: this.settings, adapter, elapsedSeconds: this.elapsedSeconds(), evaluation: this.evaluations.at(-1) ?? null });
+  }
+
   async close(discard: boolean): Promise<void> {
     if (this.closed) return;
     await this.pause().catch(() => undefined);
     this.closed = true;
-    this.distiller.dispose();
-    this.toy.teacher.dispose();
+    this.run.dispose();
     if (discard) await this.store.delete(runKey(this.settings));
   }
 
@@ -228,8 +219,8 @@ export class DistillSession {
   }
 
   private async sendFigures(): Promise<void> {
-    this.report({ type: 'figure', figure: await studentFigure(this.distiller, this.labels, this.stepCounts) });
-    const evaluation = await evaluateToy(this.distiller, this.toy.mixture, this.reference);
+    this.report({ type: 'figure', figure: await this.run.figure() });
+    const evaluation = await this.run.evaluate();
     const previous = this.evaluations.at(-1);
     if (previous?.iteration === evaluation.iteration) this.evaluations.pop();
     this.evaluations.push(evaluation);

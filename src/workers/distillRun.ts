@@ -1,0 +1,110 @@
+// One task's side of a Distill tab run, as the session (distillSession.ts) drives it: the distiller, what the tab
+// draws once (the teacher's samples or images, its reconstruction error over the noise level), and what it redraws and
+// measures at intervals (the student's figure, an evaluation). distillToy.ts makes one for the 2D toy mixtures,
+// distillShapes.ts for Shapes-32.
+import { servedStepCounts } from '../distill/config';
+import type { SenseFlowDistiller } from '../distill/senseflow';
+import type { TimestepProfile } from '../distill/timestepProfile';
+import { anchorSigmas } from '../flow/schedule';
+import type { ParameterValues } from '../onnx/graph';
+import { readParameters } from '../onnx/graph';
+import type { Module } from '../nn/module';
+import { saveModule } from '../nn/safetensors';
+import type { Kept } from '../nn/tensor';
+import type { JsonValue, Manifest } from '../pipeline/manifest';
+import { studentBundle } from '../pipeline/studentBundle';
+import type { DistillEvent, ImageGrid, PointSet, RunEvaluation, RunFigure, RunSettings } from './distillApi';
+import { stableJson } from './distillApi';
+import type { TeacherBundle } from './distillTeacher';
+
+export interface PlaygroundRun {
+  readonly distiller: SenseFlowDistiller<Module, Kept>;
+  readonly teacher: PointSet | null;
+  readonly teacherImages: ImageGrid | null;
+  readonly profile: TimestepProfile;
+  /** The student's figure now (on the GPU; read back). */
+  figure(): Promise<RunFigure>;
+  evaluate(): Promise<RunEvaluation>;
+  /** The generator now as a model bundle (pipeline/studentBundle.ts); `about` says where and how it was trained. */
+  exportStudent(name: string, about: StudentAbout): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }>;
+  /** Frees the distiller's networks and the frozen ones (teacher, text encoder, evaluator). */
+  dispose(): void;
+}
+
+/** What the student's provenance and metrics say of the run it came from. */
+export interface StudentAbout {
+  settings: RunSettings;
+  /** The adapter it trained on, in words. */
+  adapter: string;
+  /** Seconds of training. */
+  elapsedSeconds: number;
+  /** The latest evaluation, kept in the bundle's metrics as the playground measured it. */
+  evaluation: RunEvaluation | null;
+}
+
+/** The generator of a run as a student bundle, its denoiser exported to ONNX by `toOnnx`. */
+export async function exportGenerator(
+  distiller: SenseFlowDistiller<Module, Kept>,
+  teacher: TeacherBundle,
+  toOnnx: (values: ParameterValues) => Uint8Array,
+  name: string,
+  about: StudentAbout,
+): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }> {
+  const { config } = distiller;
+  const { settings } = about;
+  return studentBundle({
+    name,
+    teacher,
+    denoiserOnnx: toOnnx(await readParameters(distiller.generator)),
+    denoiserWeights: await saveModule(distiller.generator),
+    anchors: Object.fromEntries(servedStepCounts(config).map((n) => [String(n), anchorSigmas(n, config.shift)])),
+    shift: config.shift,
+    provenance: {
+      command: `the Distill tab of senseflow-web (${settings.task}, ${distiller.iteration} iterations)`,
+      commit: __APP_COMMIT__,
+      date: new Date().toISOString(),
+      source: `distilled from ${teacher.manifest.name} (${teacher.manifest.denoiser.onnx} sha256 ${teacher.denoiserSha256}) in the browser`,
+      seed: settings.seed,
+      steps: distiller.iteration,
+      wallSeconds: Math.round(about.elapsedSeconds),
+      adapter: about.adapter,
+    },
+    metrics: { parameters: distiller.generator.parameterCount(), ...(about.evaluation ? { playgroundEvaluation: about.evaluation as unknown as JsonValue } : {}) },
+    distillation: JSON.parse(JSON.stringify(config)) as { [key: string]: JsonValue },
+  });
+}
+
+/** Where the teachers' references are cached between runs (IndexedDB in the worker, a Map in tests). */
+export interface ReferenceStore {
+  loadReference(key: string): Promise<Float32Array | null>;
+  saveReference(key: string, values: Float32Array): Promise<void>;
+}
+
+/** References computed or loaded in this worker, by key: reopening a run (reset, resume) skips them. */
+const memory = new Map<string, Float32Array>();
+
+/**
+ * A reference that depends only on what `key` names (the teacher's weights, the guidance, the measurement's seed and
+ * size): from memory, from the store, or computed (saying so, since it is the slow part of opening a run on a
+ * software adapter) and stored.
+ */
+export async function cachedReference(key: Record<string, unknown>, store: ReferenceStore, what: string, report: (event: DistillEvent) => void, compute: () => Promise<Float32Array>): Promise<Float32Array> {
+  const id = stableJson(key);
+  const known = memory.get(id) ?? (await store.loadReference(id).catch(() => null));
+  if (known) {
+    memory.set(id, known);
+    return known;
+  }
+  report({ type: 'loading', what });
+  const values = await compute();
+  memory.set(id, values);
+  await store.saveReference(id, values).catch(() => undefined); // only a cache
+  return values;
+}
+
+/** A profile as one array for the cache: sigmas then errors. */
+export const packProfile = (p: TimestepProfile): Float32Array => Float32Array.from([...p.sigmas, ...p.error]);
+export function unpackProfile(values: Float32Array): TimestepProfile {
+  const n = values.length / 2;
+  return { sigmas: Array.from(values.subarray(0, n)), error: Array.from(values.subarray(n)) };
+}
