@@ -60,6 +60,9 @@ class FakeWorker implements DistillBackend {
   async close(discard: boolean) {
     this.calls.push(`close(${discard})`);
   }
+  async setFigureOptions(options: { fakeScore: boolean }) {
+    this.calls.push(`setFigureOptions(${options.fakeScore})`);
+  }
   async setCadence(cadence: { iterations: number }) {
     this.calls.push(`setCadence(${cadence.iterations})`);
   }

@@ -68,6 +68,7 @@ export interface DistillBackend {
   close(discard: boolean): Promise<void>;
   exportStudent(name: string): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }>;
   setCadence(cadence: Pick<RunSettings, 'iterations' | 'checkpointEvery' | 'figureEvery'>): Promise<void>;
+  setFigureOptions(options: { fakeScore: boolean }): Promise<void>;
   savedRun(key: string): Promise<SavedRun | null>;
   latestSavedRun(): Promise<SavedRun | null>;
   deleteSaved(key: string): Promise<void>;
@@ -81,6 +82,7 @@ const workerBackend: DistillBackend = {
   close: (discard) => call((w) => w.close(discard)),
   exportStudent: (name) => call((w) => w.exportStudent(name)),
   setCadence: (cadence) => call((w) => w.setCadence(cadence)),
+  setFigureOptions: (options) => call((w) => w.setFigureOptions(options)),
   savedRun: (key) => savedRun(key),
   latestSavedRun: async () => (await listSavedRuns())[0] ?? null,
   deleteSaved: (key) => deleteSavedRun(key),
@@ -290,7 +292,7 @@ export const useDistill = create<DistillState>()((set, get) => {
       set({ run: { ...IDLE, state: 'error', message: read.error } });
       return false;
     }
-    const settings: RunSettings = isToyTask(read.settings.task) ? read.settings : { ...read.settings, evaluator: evaluatorSettings() };
+    const settings: RunSettings = isToyTask(read.settings.task) ? { ...read.settings, fakeScoreFigure: get().view.fakeScore } : { ...read.settings, evaluator: evaluatorSettings() };
     if (!isToyTask(settings.task) && !settings.evaluator) {
       set({ run: { ...IDLE, state: 'error', message: 'This build of the app has no attribute evaluator (models/evaluator/evaluator.safetensors), which a Shapes run needs to read its images.' } });
       return false;
@@ -386,7 +388,12 @@ export const useDistill = create<DistillState>()((set, get) => {
       void get().refreshSaved();
     },
 
-    setView: (view) => set((s) => ({ view: { ...s.view, ...view } })),
+    setView(view) {
+      const before = get().view.fakeScore;
+      set((s) => ({ view: { ...s.view, ...view } }));
+      // The fake score's samples are computed only while shown: tell an open run.
+      if (view.fakeScore !== undefined && view.fakeScore !== before && hasOpenRun()) void guarded(() => backend.setFigureOptions({ fakeScore: view.fakeScore! }));
+    },
 
     async start() {
       const { state } = get().run;

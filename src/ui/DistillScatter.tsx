@@ -249,7 +249,8 @@ export function DistillScatter() {
             labels, without guidance (it is trained without). They are the distribution the fake score believes the student makes, the one DMD
             subtracts: at the start they are the teacher's (the fake score is a copy of it); as it trains on the student's outputs (from every
             anchor), and IDA pulls it toward the generator after each of its steps, they leave the teacher's and follow the student's. Where green
-            and blue part, the fake score is behind the student, and its error goes straight into the arrows.
+            and blue part, the fake score is behind the student, and its error goes straight into the arrows. They are computed only while
+            shown (they cost about a third of a figure){view.fakeScore && figure && !figure.fakeScore ? ': they appear with the next figure' : ''}.
           </p>
         </figcaption>
       </div>

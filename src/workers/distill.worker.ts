@@ -128,6 +128,10 @@ const api: DistillWorkerApi = {
     return current().step();
   },
 
+  setFigureOptions(options) {
+    return current().setFigureOptions(options, true);
+  },
+
   async setCadence(cadence) {
     current().setCadence(cadence);
   },

@@ -33,6 +33,8 @@ export interface RunSettings extends RunIdentity {
   figureEvery: number;
   /** Shapes: the captions an evaluation generates and reads per step count (default SHAPES_PLAYGROUND's 64). */
   evalCaptions?: number;
+  /** 2D toy: whether figures include the fake score's own samples (they cost ~40% of a figure; default false). */
+  fakeScoreFigure?: boolean;
 }
 
 /** JSON with object keys sorted at every level, so equal settings give equal strings whatever their key order. */
@@ -197,6 +199,8 @@ export interface DistillWorkerApi {
    * manifest.json included. The run must be paused or done.
    */
   exportStudent(name: string): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }>;
+  /** Whether the open run's figures include the fake score's samples; a paused run sends a figure with them at once. */
+  setFigureOptions(options: { fakeScore: boolean }): Promise<void>;
   /** Sets where the open run stops and its cadence (a finished run goes on after raising its last iteration). */
   setCadence(cadence: Pick<RunSettings, 'iterations' | 'checkpointEvery' | 'figureEvery'>): Promise<void>;
   /** Ends the open run; with `discard` its saved checkpoint is deleted too. */

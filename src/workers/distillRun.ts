@@ -22,13 +22,19 @@ export interface PlaygroundRun {
   readonly teacher: PointSet | null;
   readonly teacherImages: ImageGrid | null;
   readonly profile: TimestepProfile;
-  /** The student's figure now (on the GPU; read back). */
-  figure(): Promise<RunFigure>;
+  /** The student's figure now (on the GPU; read back), with the optional parts the page shows. */
+  figure(options: FigureOptions): Promise<RunFigure>;
   evaluate(): Promise<RunEvaluation>;
   /** The generator now as a model bundle (pipeline/studentBundle.ts); `about` says where and how it was trained. */
   exportStudent(name: string, about: StudentAbout): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }>;
   /** Frees the distiller's networks and the frozen ones (teacher, text encoder, evaluator). */
   dispose(): void;
+}
+
+/** Parts of a figure that cost GPU time and are drawn only when the page shows them. */
+export interface FigureOptions {
+  /** The 2D toy's fake-score samples. */
+  fakeScore: boolean;
 }
 
 /** What the student's provenance and metrics say of the run it came from. */

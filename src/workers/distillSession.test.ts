@@ -165,7 +165,12 @@ describe('DistillSession', () => {
   });
 
   it('exports the student as a bundle that validates, matches the engine in ORT, and generates at its anchors', { timeout: 240_000 }, async () => {
-    const { session } = await openRing(memoryStore(), false, []);
+    const events: DistillEvent[] = [];
+    const { session } = await openRing(memoryStore(), false, events);
+    // The fake score's samples are drawn only when the page shows them; turning them on redraws a paused run's figure.
+    expect(toyFigure(ofType(events, 'figure')[0]!.figure).fakeScore).toBeUndefined();
+    await session.setFigureOptions({ fakeScore: true }, true);
+    expect(toyFigure(ofType(events, 'figure').at(-1)!.figure).fakeScore!.points).toHaveLength(toyFigure(ofType(events, 'figure')[0]!.figure).labels.length * 2);
     await session.step();
     await session.step();
     const { manifest, files } = await session.exportStudent('ring-test-it2', 'Dawn (test)');

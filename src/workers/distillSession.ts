@@ -10,7 +10,7 @@ import type { DistillEvent, OpenedRun, RunEvaluation, RunSettings, SavedRun, Wor
 import { runKey } from './distillApi';
 import type { Manifest } from '../pipeline/manifest';
 import type { SavedRunData } from './distillCheckpoints';
-import type { PlaygroundRun, ReferenceStore } from './distillRun';
+import type { FigureOptions, PlaygroundRun, ReferenceStore } from './distillRun';
 
 /** What can change in an open run: where it stops, and how often it checkpoints and draws. */
 export type Cadence = Pick<RunSettings, 'iterations' | 'checkpointEvery' | 'figureEvery'>;
@@ -37,6 +37,7 @@ export class DistillSession {
   private elapsedBefore: number;
   private runningSince: number | null = null;
   private readonly stepCounts: number[];
+  private figureOptions: FigureOptions;
 
   private constructor(
     private readonly run: PlaygroundRun,
@@ -50,6 +51,7 @@ export class DistillSession {
     this.savedIteration = run.distiller.iteration;
     this.elapsedBefore = elapsedSeconds;
     this.stepCounts = servedStepCounts(run.distiller.config);
+    this.figureOptions = { fakeScore: runSettings.fakeScoreFigure ?? false };
   }
 
   /**
@@ -96,6 +98,12 @@ export class DistillSession {
       if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number of at least 1, not ${value}.`);
     }
     this.runSettings = { ...this.runSettings, ...cadence };
+  }
+
+  /** Which optional parts the next figures draw; with `redraw`, sends a figure now (a paused run's toggles show at once). */
+  async setFigureOptions(options: FigureOptions, redraw: boolean): Promise<void> {
+    this.figureOptions = { ...options };
+    if (redraw && !this.running && !this.closed) this.report({ type: 'figure', figure: await this.run.figure(this.figureOptions) });
   }
 
   private get distiller() {
@@ -219,7 +227,7 @@ export class DistillSession {
   }
 
   private async sendFigures(): Promise<void> {
-    this.report({ type: 'figure', figure: await this.run.figure() });
+    this.report({ type: 'figure', figure: await this.run.figure(this.figureOptions) });
     const evaluation = await this.run.evaluate();
     const previous = this.evaluations.at(-1);
     if (previous?.iteration === evaluation.iteration) this.evaluations.pop();

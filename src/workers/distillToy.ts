@@ -10,7 +10,7 @@ import { toyTask } from '../distill/toyTask';
 import type { Module } from '../nn/module';
 import type { Kept } from '../nn/tensor';
 import type { DistillEvent, RunSettings } from './distillApi';
-import { figureLabels, referenceLabels, studentFigure } from './distillFigures';
+import { FIGURE, figureLabels, referenceLabels, studentFigure } from './distillFigures';
 import { exportToy2DTeacher } from '../onnx/exportNets';
 import { cachedReference, exportGenerator, packProfile, type PlaygroundRun, type ReferenceStore, unpackProfile } from './distillRun';
 import type { ToyTeacher } from './distillTeacher';
@@ -46,7 +46,7 @@ export async function openToyRun(toy: ToyTeacher, settings: RunSettings, store: 
       teacher: referenceLabels(toy.mixture, reference),
       teacherImages: null,
       profile,
-      figure: () => studentFigure(distiller, labels, stepCounts),
+      figure: (options) => studentFigure(distiller, labels, stepCounts, { ...FIGURE, fakeScoreSteps: options.fakeScore ? FIGURE.fakeScoreSteps : 0 }),
       evaluate: () => evaluateToy(distiller, toy.mixture, reference),
       exportStudent: (name, about) => exportGenerator(generic, toy.bundle, (values) => exportToy2DTeacher(distiller.generator, values), name, about),
       dispose() {
