@@ -6,7 +6,7 @@ declare module '*.wgsl?raw' {
   export default source;
 }
 
-/** The text-to-image bundles under models/ that the app ships (vite.config.ts bundledModels): path and raw manifest JSON. */
+/** The model bundles under models/ that the Generate tab offers (vite.config.ts bundledModels: text-to-image and 2D point models): path and raw manifest JSON. */
 declare module 'virtual:bundled-models' {
   const models: { path: string; manifest: unknown }[];
   export default models;

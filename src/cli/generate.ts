@@ -1,5 +1,6 @@
 // `npm run generate -- --model models/shapes-teacher --prompt "a red circle on a blue background" --seed 7 --out red.png`
-// Text to image with the app's inference pipeline (src/pipeline/generate.ts) on onnxruntime-web's wasm execution
+// Text to image (or, for a 2D point model such as models/toy2d/ring, --prompt names a label and the PNG is a scatter of
+// its points) with the app's inference pipeline (src/pipeline/generate.ts) on onnxruntime-web's wasm execution
 // provider (Node has no WebGPU for ORT-web). The PNG carries the settings as the app writes them (pipeline/pngMeta.ts:
 // text chunks prompt, seed, steps, sampler, guidance, model, model_sha256 = the sha256 of the denoiser ONNX file,
 // plus the `senseflow` format key), so dropping it on the app restores them.
@@ -16,7 +17,7 @@ import { isSeed } from '../pipeline/noise';
 import { encodePngWithSettings } from '../pipeline/pngMeta';
 import { integerFlag, UsageError } from './options';
 
-export const GENERATE_USAGE = `usage: npm run generate -- --model BUNDLE_DIR --prompt "..." --out FILE.png
+export const GENERATE_USAGE = `usage: npm run generate -- --model BUNDLE_DIR --prompt "..." (a 2D point model: a label) --out FILE.png
          [--steps N (default: the model's)] [--seed S (default 0)] [--sampler ${SAMPLER_NAMES.join('|')}] [--guidance W]
          [--batch N (files FILE-0.png ...)] [--provider wasm] [--zoom K (pixels per image pixel, default 1)]
          [--repeat R (run R times, report each; the last is written)]`;
