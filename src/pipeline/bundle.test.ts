@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BundleError } from './manifest';
-import { fetchSource, loadBundle, memorySource } from './bundle';
+import { fetchSource, isInferenceFile, loadBundle, memorySource } from './bundle';
 import { denoiserModel, exampleBundle, exampleDraft, exampleFiles } from './bundleTesting';
 import { directorySource, writeBundle } from './bundleWrite';
 
@@ -22,6 +22,19 @@ describe('loadBundle', () => {
     expect(loaded.files.get('denoiser.onnx')).toEqual(files.get('denoiser.onnx'));
     expect(progress).toHaveLength(4);
     expect(progress.at(-1)).toMatch(/^4\/4 /);
+  });
+
+  it('reads only the files inference needs when asked (the training checkpoints stay unread), checking every file it reads', async () => {
+    const source = directorySource('models/shapes-teacher');
+    const read: string[] = [];
+    const loaded = await loadBundle({ read: (path) => (read.push(path), source.read(path)) }, { only: isInferenceFile });
+    expect(read).not.toContain('denoiser.safetensors');
+    expect(read).not.toContain('text_encoder.safetensors');
+    expect(read).toContain('denoiser.onnx');
+    expect([...loaded.files.keys()].sort()).toEqual(loaded.manifest.files.map((f) => f.path).filter((p) => !p.endsWith('.safetensors')).sort());
+    // A damaged ONNX file is still refused.
+    const damaged = { read: async (path: string) => (path === 'denoiser.onnx' ? (await source.read(path)).map((b, i) => (i === 100 ? b ^ 1 : b)) : source.read(path)) };
+    await expect(loadBundle(damaged, { only: isInferenceFile })).rejects.toThrow(/^denoiser\.onnx: sha256 mismatch/);
   });
 
   it('refuses a file whose bytes changed (same size): sha256 mismatch, naming the file', async () => {

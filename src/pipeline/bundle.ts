@@ -3,7 +3,7 @@
 // in-memory map (tests). Every file is checked against the manifest's size and sha256 and the ONNX
 // graphs against its input/output names before anything is handed to ONNX Runtime, so a wrong or
 // corrupted bundle is refused with the file and the field at fault (BundleError), not with an ORT error.
-import { BundleError, MANIFEST_FILE, type Manifest, parseManifest, validateManifest } from './manifest';
+import { BundleError, type FileFacts, MANIFEST_FILE, type Manifest, parseManifest, validateManifest } from './manifest';
 
 /** Where a bundle's files come from. read() rejects with BundleFileMissing when the file does not exist. */
 export interface BundleSource {
@@ -65,8 +65,14 @@ export interface LoadProgress {
 
 export interface LoadedBundle {
   manifest: Manifest;
-  /** Every listed file's bytes, verified, by path. */
+  /** Every listed file's bytes (those `only` chose), verified, by path. */
   files: Map<string, Uint8Array>;
+}
+
+/** The files inference needs: all but the engine checkpoints (safetensors for training in the browser). */
+export function isInferenceFile(path: string, manifest: Manifest): boolean {
+  const { textEncoder, denoiser } = manifest.checkpoints ?? {};
+  return path !== textEncoder?.path && path !== denoiser?.path;
 }
 
 async function readFile(source: BundleSource, path: string): Promise<Uint8Array> {
@@ -85,19 +91,29 @@ async function readFile(source: BundleSource, path: string): Promise<Uint8Array>
  * Reads manifest.json and every file it lists, verifies sizes, hashes and ONNX interfaces, and returns
  * the manifest with the files' bytes. Throws a BundleError naming the file (and field) on any problem.
  */
-export async function loadBundle(source: BundleSource, options: { onProgress?: (progress: LoadProgress) => void } = {}): Promise<LoadedBundle> {
+export async function loadBundle(
+  source: BundleSource,
+  options: {
+    onProgress?: (progress: LoadProgress) => void;
+    /** Reads only the listed files this accepts (isInferenceFile: skip the training checkpoints); default all. */
+    only?: (path: string, manifest: Manifest) => boolean;
+  } = {},
+): Promise<LoadedBundle> {
   const manifest = parseManifest(await readFile(source, MANIFEST_FILE));
-  const totalBytes = manifest.files.reduce((n, f) => n + f.bytes, 0);
+  const wanted = manifest.files.filter((f) => options.only?.(f.path, manifest) ?? true);
+  const totalBytes = wanted.reduce((n, f) => n + f.bytes, 0);
   const files = new Map<string, Uint8Array>();
   let loadedBytes = 0;
   // One file at a time: a real model's files are hundreds of MB each, and they all stay in memory anyway.
-  for (const entry of manifest.files) {
+  for (const entry of wanted) {
     const bytes = await readFile(source, entry.path);
     // Checked here, before reading on, so a truncated download is reported at once.
     if (bytes.byteLength !== entry.bytes) throw new BundleError(entry.path, null, `size mismatch: expected ${entry.bytes} bytes, got ${bytes.byteLength}`);
     files.set(entry.path, bytes);
     loadedBytes += bytes.byteLength;
-    options.onProgress?.({ path: entry.path, loadedFiles: files.size, totalFiles: manifest.files.length, loadedBytes, totalBytes });
+    options.onProgress?.({ path: entry.path, loadedFiles: files.size, totalFiles: wanted.length, loadedBytes, totalBytes });
   }
-  return { manifest: await validateManifest(manifest, files), files };
+  // Files left unread are taken as the manifest lists them; every file read is checked.
+  const facts = new Map<string, FileFacts>(manifest.files.map((f) => [f.path, files.get(f.path) ?? { bytes: f.bytes, sha256: f.sha256 }]));
+  return { manifest: await validateManifest(manifest, facts), files };
 }

@@ -3,7 +3,7 @@
 // available and whether the user forced wasm) and the worker runs exactly that one: a pipeline never falls back.
 // Pipelines are kept per (model, provider), the few most recently used, so a second generation skips loading.
 import * as Comlink from 'comlink';
-import { type BundleSource, fetchSource, loadBundle } from '../pipeline/bundle';
+import { type BundleSource, fetchSource, isInferenceFile, loadBundle } from '../pipeline/bundle';
 import { type ExecutionProvider, type GenerateRequest, Pipeline, toRgba } from '../pipeline/generate';
 import { abortError } from '../pipeline/generateSampler';
 import { folderName, readDirectoryHandle, readFileList } from '../pipeline/localFolder';
@@ -62,7 +62,8 @@ async function pipelineFor(model: ModelRef, provider: ExecutionProvider, report:
   const started = performance.now();
   const loading = (async () => {
     report({ type: 'loading', what: `Loading ${model.name}` });
-    const bundle = await loadBundle(await sourceOf(model), { onProgress: (progress) => report({ type: 'loading', what: `Loading ${model.name}`, progress }) });
+    // The training checkpoints stay unread: inference runs the ONNX files.
+    const bundle = await loadBundle(await sourceOf(model), { only: isInferenceFile, onProgress: (progress) => report({ type: 'loading', what: `Loading ${model.name}`, progress }) });
     report({ type: 'loading', what: `Starting ${model.name} on ${provider === 'webgpu' ? 'WebGPU' : 'wasm'}` });
     const pipeline = await Pipeline.create(await ort(), bundle, { provider });
     // The first run on WebGPU compiles its shaders: pay for it here, not in the first image's timings.
