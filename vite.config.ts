@@ -1,5 +1,4 @@
 /// <reference types="vitest/config" />
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -7,6 +6,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
+import { gitCommit } from './src/cli/git.ts';
 import { ORT_RUNTIME_DIR, ORT_RUNTIME_FILES } from './src/pipeline/ortRuntime.ts';
 
 const require = createRequire(import.meta.url);
@@ -150,22 +150,12 @@ function toyTeachers(): Plugin {
   };
 }
 
-/** The commit the app is built from, for the provenance of students exported in the browser. */
-function appCommit(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${commit}-dirty` : commit;
-  } catch {
-    return 'unknown';
-  }
-}
-
 export default defineConfig({
   plugins: [react(), ortRuntime(), bundledModels(), toyTeachers()],
   define: {
     __ORT_VERSION__: JSON.stringify(ortVersion),
-    __APP_COMMIT__: JSON.stringify(appCommit()),
+    // The commit the app is built from, for the provenance of students exported in the browser.
+    __APP_COMMIT__: JSON.stringify(gitCommit()),
   },
   resolve: {
     // Makes `import 'onnxruntime-web/webgpu'` resolve to the build that loads its wasm from wasmPaths

@@ -2,7 +2,6 @@
 // `npm run export` (a distillation run's student). Reading a run folder with messages that name the file and
 // say what to do, loading a checkpoint into its net, the ONNX parity check on ORT's wasm EP, the git commit for
 // provenance, and the command's main (usage on exit 2, the error's message on exit 1, the files on success).
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeAdapterKind } from '../gpu/node';
@@ -56,15 +55,7 @@ export function loadCheckpoint(net: Module, bytes: Uint8Array, file: string, des
   return parameterValuesOf(parseSafetensors(bytes).tensors);
 }
 
-export function gitCommit(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${commit}-dirty` : commit;
-  } catch {
-    return 'unknown';
-  }
-}
+export { gitCommit } from './git';
 
 export function checkParity(label: string, diff: number): void {
   if (!(diff <= PARITY_LIMIT)) throw new Error(`the exported ${label} differs from the engine by ${diff} (limit ${PARITY_LIMIT}); bundle not written`);
