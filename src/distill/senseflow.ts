@@ -30,6 +30,7 @@ import type { Module } from '../nn/module';
 import { add, scale } from '../nn/ops/elementwise';
 import { mean } from '../nn/ops/reduce';
 import { randn } from '../nn/ops/random';
+import { concat } from '../nn/ops/shape';
 import { AdamW, parseOptimizerState, serializeOptimizerState } from '../nn/optim';
 import { clipGradNorm, gradNorm, lerpParameters } from '../nn/params';
 import { loadModule, saveModule } from '../nn/safetensors';
@@ -339,9 +340,14 @@ export function isgMidpoint(sI: number, sNext: number, margin: number, u: number
   return sNext + (sI - sNext) * (margin + (1 - 2 * margin) * u);
 }
 
+/** The noise the few-step sampler starts from (runAnchorsWith; sample() with the same seed starts here too). */
+export const samplerStartNoise = (engine: Engine, shape: readonly number[], noiseSeed: number): Tensor => randn(engine, shape, noiseSeed, NOISE.input * shape.reduce((a, b) => a * b, 1));
+
 /**
  * From pure noise at anchors[0]: for j < until, x0_j = x_j - s_j v(x_j); x_{j+1} = (1 - s_{j+1}) x0_j + s_{j+1} eps_j.
- * what 'input': returns x_until (backward simulation); 'x0': returns x0 at the last anchor (until = anchors.length).
+ * what 'input': returns x_until (backward simulation); 'x0': returns x0 at the last anchor (until = anchors.length);
+ * 'path': every state on the way, [2 until, size, ...]: x_0, x0_0, x_1, x0_1, ..., x0_{until-1} (the Distill tab's
+ * trajectories, whose last point is then exactly what 'x0' returns).
  */
 export function runAnchorsWith<Net extends Module, Condition extends Kept>(
   task: DistillTask<Net, Condition>,
@@ -351,7 +357,7 @@ export function runAnchorsWith<Net extends Module, Condition extends Kept>(
   until: number,
   noiseSeed: number,
   size: number,
-  what: 'input' | 'x0',
+  what: 'input' | 'x0' | 'path',
 ): Tensor {
   const engine = generator.engine;
   const shape = [size, ...task.sampleShape];
@@ -359,11 +365,14 @@ export function runAnchorsWith<Net extends Module, Condition extends Kept>(
   const sigma = (s: number) => fromArray(engine, [size], new Float32Array(size).fill(s), 'f32', 'sigma');
   // One scope: at most 4 anchors' intermediates are alive at once, and only the result leaves it.
   return tidy(engine, () => {
-    let x = randn(engine, shape, noiseSeed, NOISE.input * numel);
+    let x = samplerStartNoise(engine, shape, noiseSeed);
+    const states: Tensor[] = [];
     for (let j = 0; j < until; j++) {
       const s = anchors[j]!;
       const x0 = x0FromVelocity(x, task.velocity(generator, x, sigma(s), condition), s);
+      if (what === 'path') states.push(x, x0);
       if (what === 'x0' && j + 1 === until) return x0;
+      if (what === 'path' && j + 1 === until) return concat(states, 0);
       x = noiseTo(x0, randn(engine, shape, noiseSeed, (NOISE.renoise + j) * numel), anchors[j + 1]!);
     }
     return x;

@@ -11,14 +11,13 @@
 import type { GaussianMixture2D } from '../data/toy2d';
 import { referenceGuidance } from '../distill/toyEval';
 import { toyCondition, type ToyCondition } from '../distill/toyTask';
-import type { SenseFlowDistiller } from '../distill/senseflow';
+import { runAnchorsWith, samplerStartNoise, type SenseFlowDistiller } from '../distill/senseflow';
 import { anchorSigmas, eulerSigmas } from '../flow/schedule';
 import { noiseTo, sampleEuler, x0FromVelocity } from '../flow/tensors';
 import type { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
 import { add, scale, sub } from '../nn/ops/elementwise';
 import { randn } from '../nn/ops/random';
-import { concat } from '../nn/ops/shape';
 import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
 import type { DistillFigure, FakeScoreFigure, PointSet, StudentFigure, StudentTrajectories } from './distillApi';
 
@@ -42,13 +41,6 @@ export interface FigureParts {
   trajectories: number;
   fakeScoreSteps: number;
 }
-
-/**
- * The Philox offsets of SenseFlowDistiller.sample (runAnchorsWith in distill/senseflow.ts), in units of the batch's
- * values: the start noise at 0, the renoise before anchor j + 1 at (1 + j). The figure's paths must use the same, so
- * that their last point is the student's sample (distillFigures.test.ts checks it against sample()).
- */
-const SAMPLER_NOISE = { input: 0, renoise: 1 } as const;
 
 type ToyDistiller = SenseFlowDistiller<Toy2DTeacher, ToyCondition>;
 
@@ -98,21 +90,7 @@ const fill = (engine: Engine, n: number, s: number): Tensor => fromArray(engine,
  */
 export async function samplerPath(distiller: ToyDistiller, labels: Uint32Array, anchors: readonly number[]): Promise<Float32Array> {
   const { engine, task, generator } = distiller;
-  const n = labels.length;
-  const numel = 2 * n;
-  const path = noGrad(engine, () =>
-    tidy(engine, () => {
-      const condition = toyCondition(task.teacher, labels);
-      const states: Tensor[] = [];
-      let x = randn(engine, [n, 2], FIGURE.seed, SAMPLER_NOISE.input * numel);
-      for (const [j, s] of anchors.entries()) {
-        const x0 = x0FromVelocity(x, task.velocity(generator, x, fill(engine, n, s), condition), s);
-        states.push(x, x0);
-        if (j + 1 < anchors.length) x = noiseTo(x0, randn(engine, [n, 2], FIGURE.seed, (SAMPLER_NOISE.renoise + j) * numel), anchors[j + 1]!);
-      }
-      return concat(states, 0);
-    }),
-  );
+  const path = noGrad(engine, () => tidy(engine, () => runAnchorsWith(task, generator, toyCondition(task.teacher, labels), anchors, anchors.length, FIGURE.seed, labels.length, 'path')));
   const data = await path.read();
   path.dispose();
   return data;
@@ -146,7 +124,7 @@ export async function fakeScoreSamples(distiller: ToyDistiller, labels: Uint32Ar
   const points = noGrad(engine, () =>
     tidy(engine, () => {
       const condition = toyCondition(task.teacher, labels);
-      const start = randn(engine, [n, 2], FIGURE.seed, SAMPLER_NOISE.input * 2 * n);
+      const start = samplerStartNoise(engine, [n, 2], FIGURE.seed);
       return sampleEuler((x, s) => task.velocity(fakeScore, x, fill(engine, n, s), condition), start, eulerSigmas(steps));
     }),
   );
