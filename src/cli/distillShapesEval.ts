@@ -10,8 +10,8 @@ import { referenceGuidance } from '../distill/toyEval';
 import { servedStepCounts } from '../distill/config';
 import type { SenseFlowDistiller } from '../distill/senseflow';
 import { textCondition, type TextCondition } from '../distill/shapesTask';
-import { anchorSigmas, eulerSigmas } from '../flow/schedule';
-import { sampleEuler } from '../flow/tensors';
+import { teacherEuler } from '../distill/task';
+import { anchorSigmas } from '../flow/schedule';
 import { evaluateImages, realFeatureStatistics } from '../eval/evaluate';
 import { frechetDistance, frechetDistanceFromStatistics, gaussianStatistics } from '../eval/frechet';
 import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
@@ -21,7 +21,7 @@ import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import { parameterDistance } from '../nn/params';
 import { randn } from '../nn/ops/random';
-import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
+import { type Tensor, tidy } from '../nn/tensor';
 import type { DistillOptions } from './distill';
 
 export const SHAPES_DISTILL_EVAL = { count: 100, teacherSteps: 50, realCount: 500, seed: 20261127, chunk: 50 } as const;
@@ -56,17 +56,7 @@ export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDisti
   } else {
     console.log(`[distill shapes] the teacher's reference: ${count} images, ${SHAPES_DISTILL_EVAL.teacherSteps} Euler steps, guidance ${guidance}`);
     const images = await generate((captions, seed) =>
-      noGrad(engine, () =>
-        tidy(engine, () => {
-          const condition = textCondition(textEncoder, captions);
-          const n = captions.length;
-          return sampleEuler(
-            (x, s) => task.guidedVelocity(x, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), condition, guidance),
-            randn(engine, [n, ...shape], seed),
-            eulerSigmas(SHAPES_DISTILL_EVAL.teacherSteps),
-          );
-        }),
-      ),
+      teacherEuler(task, () => textCondition(textEncoder, captions), () => randn(engine, [captions.length, ...shape], seed), SHAPES_DISTILL_EVAL.teacherSteps, guidance),
     );
     const readings = await evaluateImages(engine, evaluator, images, data.statements);
     teacherFeatures = readings.features;

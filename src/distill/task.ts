@@ -2,9 +2,11 @@
 // networks of the teacher's architecture, their velocity under a condition, the teacher with classifier-free
 // guidance, and the data (conditions and real samples) of an iteration. Conditions are tensors the task makes and
 // the loop only passes along (labels on the toy; the frozen text encoder's states on Shapes).
+import { eulerSigmas } from '../flow/schedule';
+import { sampleEuler } from '../flow/tensors';
 import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Module } from '../nn/module';
-import type { Kept, Tensor } from '../nn/tensor';
+import { fromArray, type Kept, noGrad, type Tensor, tidy } from '../nn/tensor';
 
 export interface DistillBatch<Condition extends Kept> {
   condition: Condition;
@@ -32,4 +34,21 @@ export interface DistillTask<Net extends Module = Module, Condition extends Kept
     textDim: number;
     text(condition: Condition): Tensor;
   };
+}
+
+/**
+ * The teacher's own samples, what the evaluations compare the student against: `steps` Euler steps from `noise` with
+ * classifier-free guidance `guidance`, without gradient. `condition` is made inside the call's scope (its tensors are
+ * freed with the sampler's intermediates).
+ */
+export function teacherEuler<Net extends Module, Condition extends Kept>(task: DistillTask<Net, Condition>, condition: () => Condition, noise: () => Tensor, steps: number, guidance: number): Tensor {
+  const engine = task.teacher.engine;
+  return noGrad(engine, () =>
+    tidy(engine, () => {
+      const c = condition();
+      const x = noise();
+      const n = x.shape[0]!;
+      return sampleEuler((xs, s) => task.guidedVelocity(xs, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), c, guidance), x, eulerSigmas(steps));
+    }),
+  );
 }

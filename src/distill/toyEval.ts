@@ -8,15 +8,14 @@
 //   denoiser of the generator's current distribution (its 4-step samples of label "any"), at s = 0.25, 0.5, 0.75;
 // - ||phi_fake - theta_gen||.
 import { modeCoverage, type GaussianMixture2D } from '../data/toy2d';
-import { anchorSigmas, eulerSigmas } from '../flow/schedule';
-import { sampleEuler } from '../flow/tensors';
+import { anchorSigmas } from '../flow/schedule';
 import type { Toy2DTeacher } from '../nets/toy2d';
 import { randn } from '../nn/ops/random';
 import { parameterDistance } from '../nn/params';
 import { fromArray, noGrad, tidy } from '../nn/tensor';
 import { type DistillConfig, servedStepCounts } from './config';
 import type { SenseFlowDistiller } from './senseflow';
-import type { DistillTask } from './task';
+import { type DistillTask, teacherEuler } from './task';
 import { toyCondition, type ToyCondition } from './toyTask';
 import { energyDistance, trackingErrors, trackingQueries } from './toyMetrics';
 
@@ -52,20 +51,9 @@ function evaluationLabels(mixture: GaussianMixture2D): Uint32Array {
 
 /** The teacher's reference samples (100 Euler steps, guidance w), [labels * samplesPerLabel, 2]. */
 export async function toyTeacherReference(task: DistillTask<Toy2DTeacher, ToyCondition>, mixture: GaussianMixture2D, guidance: number): Promise<Float32Array> {
-  const teacher = task.teacher;
-  const engine = teacher.engine;
+  const engine = task.teacher.engine;
   const labels = evaluationLabels(mixture);
-  const size = labels.length;
-  const points = noGrad(engine, () =>
-    tidy(engine, () => {
-      const condition = toyCondition(teacher, labels);
-      return sampleEuler(
-        (x, s) => task.guidedVelocity(x, fromArray(engine, [size], new Float32Array(size).fill(s), 'f32', 'sigma'), condition, guidance),
-        randn(engine, [size, 2], TOY_EVAL.seed + 1),
-        eulerSigmas(TOY_EVAL.teacherSteps),
-      );
-    }),
-  );
+  const points = teacherEuler(task, () => toyCondition(task.teacher, labels), () => randn(engine, [labels.length, 2], TOY_EVAL.seed + 1), TOY_EVAL.teacherSteps, guidance);
   const data = await points.read();
   points.dispose();
   return data;
