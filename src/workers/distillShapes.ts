@@ -13,18 +13,18 @@ import { makeBatch } from '../data/dataset';
 import { servedStepCounts, distillConfig } from '../distill/config';
 import { SenseFlowDistiller } from '../distill/senseflow';
 import { shapesTask, textCondition } from '../distill/shapesTask';
+import { teacherEuler } from '../distill/task';
 import { profileSigmas, reconstructionProfile } from '../distill/timestepProfile';
 import { referenceGuidance } from '../distill/toyEval';
 import { evaluateImages } from '../eval/evaluate';
 import { frechetDistance } from '../eval/frechet';
 import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
-import { anchorSigmas, eulerSigmas } from '../flow/schedule';
-import { sampleEuler } from '../flow/tensors';
+import { anchorSigmas } from '../flow/schedule';
 import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Module } from '../nn/module';
 import { randn } from '../nn/ops/random';
 import { parameterDistance } from '../nn/params';
-import { fromArray, type Kept, noGrad, type Tensor, tidy } from '../nn/tensor';
+import { type Kept, type Tensor, tidy } from '../nn/tensor';
 import type { DistillEvent, ImageGrid, RunSettings, ShapesEvaluation } from './distillApi';
 import { exportShapesDiT } from '../onnx/exportNets';
 import { cachedReference, exportGenerator, packProfile, type PlaygroundRun, type ReferenceStore, unpackProfile } from './distillRun';
@@ -96,17 +96,7 @@ export async function openShapesRun(
       report,
       async () => {
         const images = await generate(data.captions, (chunk, seed) =>
-          noGrad(engine, () =>
-            tidy(engine, () => {
-              const condition = textCondition(textEncoder, chunk);
-              const n = chunk.length;
-              return sampleEuler(
-                (x, s) => task.guidedVelocity(x, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), condition, guidance),
-                randn(engine, [n, channels, imageSize, imageSize], seed),
-                eulerSigmas(sizes.teacherSteps),
-              );
-            }),
-          ),
+          teacherEuler(task, () => textCondition(textEncoder, chunk), () => randn(engine, [chunk.length, channels, imageSize, imageSize], seed), sizes.teacherSteps, guidance),
         );
         const readings = await evaluateImages(engine, evaluator, images, data.statements);
         const packed = new Float32Array(readings.features.length + gridCaptions.length * perImage + 1);
@@ -131,6 +121,18 @@ export async function openShapesRun(
     );
     const stepCounts = servedStepCounts(config);
 
+    // The student's images of every evaluation caption at each step count, made once per iteration: the figure shows
+    // the first gridCaptions of them and the evaluation that follows it reads them all.
+    let made: { iteration: number; images: Map<number, Float32Array> } | null = null;
+    const imagesNow = async (): Promise<Map<number, Float32Array>> => {
+      if (made?.iteration !== distiller.iteration) {
+        const images = new Map<number, Float32Array>();
+        for (const n of stepCounts) images.set(n, await studentImages(data.captions, n));
+        made = { iteration: distiller.iteration, images };
+      }
+      return made.images;
+    };
+
     const generic = distiller as unknown as SenseFlowDistiller<Module, Kept>;
     return {
       distiller: generic,
@@ -138,14 +140,14 @@ export async function openShapesRun(
       teacherImages,
       profile,
       async figure() {
-        const students = [];
-        for (const steps of stepCounts) students.push({ steps, images: await studentImages(gridCaptions, steps) });
-        return { iteration: distiller.iteration, students };
+        const images = await imagesNow();
+        return { iteration: distiller.iteration, students: stepCounts.map((steps) => ({ steps, images: images.get(steps)!.slice(0, gridCaptions.length * perImage) })) };
       },
       async evaluate(): Promise<ShapesEvaluation> {
         const steps: ShapesEvaluation['steps'] = {};
+        const images = await imagesNow();
         for (const n of stepCounts) {
-          const result = await evaluateImages(engine, evaluator, await studentImages(data.captions, n), data.statements);
+          const result = await evaluateImages(engine, evaluator, images.get(n)!, data.statements);
           steps[String(n)] = {
             promptAccuracy: result.promptAccuracy,
             fdTeacher: frechetDistance({ shape: [data.captions.length, result.dim], data: result.features }, { shape: [data.captions.length, dim], data: teacherFeatures }),
