@@ -1,11 +1,12 @@
-// The Distill tab: the distillation playground. A few-step student learns from a 2D toy teacher with the SenseFlow
+// The Distill tab: the distillation playground. A few-step student learns from a 2D toy or the Shapes-32 teacher with the SenseFlow
 // recipe in a Web Worker on WebGPU (state/distill.ts, workers/distill.worker.ts); the settings, the run, and the
 // figures that make the method visible, each with a paragraph for a teacher presenting it.
 import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { MAX_COMPARISONS, useDistill } from '../state/distill';
 import { useSystem } from '../state/system';
-import { isShapesEvaluation, isToyTask } from '../workers/distillApi';
+import type { ToyStepMetrics } from '../distill/toyEval';
+import { isShapesEvaluation, isToyTask, type ShapesEvaluation } from '../workers/distillApi';
 import { EvaluationCharts, LossChart } from './DistillCharts';
 import { DistillControls } from './DistillControls';
 import { ProfileChart } from './DistillProfile';
@@ -13,69 +14,76 @@ import { DistillRun } from './DistillRun';
 import { DistillScatter } from './DistillScatter';
 import { ShapesCharts, ShapesGrid } from './DistillShapes';
 
-function LatestEvaluation() {
-  const latest = useDistill((s) => s.evaluations.at(-1));
-  if (!latest) return null;
-  if (isShapesEvaluation(latest)) {
-    const steps = Object.entries(latest.steps).sort(([a], [b]) => Number(a) - Number(b));
-    return (
-      <table className="evaluation" aria-label={`Evaluation at iteration ${latest.iteration}`}>
-        <caption>Evaluation at iteration {latest.iteration}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Student</th>
-            <th scope="col">Prompt accuracy</th>
-            <th scope="col">FD-T</th>
-          </tr>
-        </thead>
-        <tbody>
-          {steps.map(([n, m]) => (
-            <tr key={n}>
-              <th scope="row">{n === '1' ? '1 step' : `${n} steps`}</th>
-              <td>{(100 * m.promptAccuracy).toFixed(1)}%</td>
-              <td>{m.fdTeacher.toFixed(2)}</td>
-            </tr>
-          ))}
-        </tbody>
-        <tfoot>
-          <tr>
-            <td colSpan={3}>||φ − θ|| {latest.parameterDistance.toFixed(3)}. {latest.captions} fixed captions and seeds per step count.</td>
-          </tr>
-        </tfoot>
-      </table>
-    );
-  }
-  const steps = Object.entries(latest.steps).sort(([a], [b]) => Number(a) - Number(b));
+/** The latest evaluation as a table: a row per step count, a column per measure, and a footer for the run-wide ones. */
+function EvaluationTable<M>({ iteration, steps, columns, footer }: { iteration: number; steps: Record<string, M>; columns: readonly (readonly [string, (m: M) => string])[]; footer: React.ReactNode }) {
+  const rows = Object.entries(steps).sort(([a], [b]) => Number(a) - Number(b));
   return (
-    <table className="evaluation" aria-label={`Evaluation at iteration ${latest.iteration}`}>
-      <caption>Evaluation at iteration {latest.iteration}</caption>
+    <table className="evaluation" aria-label={`Evaluation at iteration ${iteration}`}>
+      <caption>Evaluation at iteration {iteration}</caption>
       <thead>
         <tr>
           <th scope="col">Student</th>
-          <th scope="col">Energy distance</th>
-          <th scope="col">Modes covered</th>
-          <th scope="col">Off every mode</th>
+          {columns.map(([name]) => (
+            <th key={name} scope="col">
+              {name}
+            </th>
+          ))}
         </tr>
       </thead>
       <tbody>
-        {steps.map(([n, m]) => (
+        {rows.map(([n, m]) => (
           <tr key={n}>
             <th scope="row">{n === '1' ? '1 step' : `${n} steps`}</th>
-            <td>{m.energyDistance.toFixed(4)}</td>
-            <td>{(100 * m.modeCoverage).toFixed(0)}%</td>
-            <td>{(100 * m.offMode).toFixed(1)}%</td>
+            {columns.map(([name, show]) => (
+              <td key={name}>{show(m)}</td>
+            ))}
           </tr>
         ))}
       </tbody>
       <tfoot>
         <tr>
-          <td colSpan={4}>
-            Fake-tracking error {latest.fakeTrackingError.toFixed(4)} · ||φ − θ|| {latest.parameterDistance.toFixed(3)}. A mode counts as covered with at least 2% of a
-            label's samples; a sample is off every mode beyond 3 standard deviations of each.
-          </td>
+          <td colSpan={columns.length + 1}>{footer}</td>
         </tr>
       </tfoot>
     </table>
+  );
+}
+
+const SHAPES_COLUMNS = [
+  ['Prompt accuracy', (m: ShapesEvaluation['steps'][string]) => `${(100 * m.promptAccuracy).toFixed(1)}%`],
+  ['FD-T', (m: ShapesEvaluation['steps'][string]) => m.fdTeacher.toFixed(2)],
+] as const;
+const TOY_COLUMNS = [
+  ['Energy distance', (m: ToyStepMetrics) => m.energyDistance.toFixed(4)],
+  ['Modes covered', (m: ToyStepMetrics) => `${(100 * m.modeCoverage).toFixed(0)}%`],
+  ['Off every mode', (m: ToyStepMetrics) => `${(100 * m.offMode).toFixed(1)}%`],
+] as const;
+
+function LatestEvaluation() {
+  const latest = useDistill((s) => s.evaluations.at(-1));
+  if (!latest) return null;
+  if (isShapesEvaluation(latest)) {
+    return (
+      <EvaluationTable
+        iteration={latest.iteration}
+        steps={latest.steps}
+        columns={SHAPES_COLUMNS}
+        footer={`||φ − θ|| ${latest.parameterDistance.toFixed(3)}. ${latest.captions} fixed captions and seeds per step count.`}
+      />
+    );
+  }
+  return (
+    <EvaluationTable
+      iteration={latest.iteration}
+      steps={latest.steps}
+      columns={TOY_COLUMNS}
+      footer={
+        <>
+          Fake-tracking error {latest.fakeTrackingError.toFixed(4)} · ||φ − θ|| {latest.parameterDistance.toFixed(3)}. A mode counts as covered with at least 2% of a
+          label's samples; a sample is off every mode beyond 3 standard deviations of each.
+        </>
+      }
+    />
   );
 }
 
