@@ -15,6 +15,8 @@ const HEIGHT = 190;
 interface LineSeries {
   label: string;
   color: string;
+  /** Dashed (a kept run), thinner. */
+  dash?: number[];
 }
 
 export function lineOptions(series: readonly LineSeries[], spanGaps = false): Omit<uPlot.Options, 'width' | 'height'> {
@@ -23,7 +25,7 @@ export function lineOptions(series: readonly LineSeries[], spanGaps = false): Om
     legend: { show: true, live: false },
     scales: { x: { time: false } },
     axes: [AXIS, { ...AXIS, size: 56 }],
-    series: [{ label: 'iteration' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, spanGaps, points: { show: false } }))],
+    series: [{ label: 'iteration' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: s.dash ? 1.25 : 1.5, ...(s.dash ? { dash: s.dash } : {}), spanGaps, points: { show: false } }))],
   };
 }
 
@@ -71,14 +73,8 @@ export function alignCurves(curves: readonly Curve[]): uPlot.AlignedData {
 
 /** A chart of curves whose options (one series per curve) are remade only when the curves' names or looks change. */
 export function useCurves(curves: readonly Curve[]): { options: Omit<uPlot.Options, 'width' | 'height'>; data: uPlot.AlignedData } {
-  const looks = JSON.stringify(curves.map((c) => [c.label, c.color, c.dash ?? null]));
-  const options = useMemo(() => {
-    const base = lineOptions(JSON.parse(looks).map(([label, color]: [string, string]) => ({ label, color })), true);
-    (JSON.parse(looks) as [string, string, number[] | null][]).forEach(([, , dash], i) => {
-      if (dash) base.series[i + 1] = { ...base.series[i + 1], dash, width: 1.25 };
-    });
-    return base;
-  }, [looks]);
+  const looks = JSON.stringify(curves.map(({ label, color, dash }): LineSeries => ({ label, color, dash })));
+  const options = useMemo(() => lineOptions(JSON.parse(looks) as LineSeries[], true), [looks]);
   const data = useMemo(() => alignCurves(curves), [curves]);
   return { options, data };
 }
