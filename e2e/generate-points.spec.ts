@@ -4,30 +4,15 @@
 // the PNG download with its settings; an unknown label refused naming the labels; WebGPU and wasm giving the same
 // scatter. Labels sit on a ring of radius 2 in the view [-3, 3]^2 (src/data/toy2d.ts), 256 x 256 pixels, y up.
 import { readFileSync } from 'node:fs';
-import { expect, type Locator, type Page, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { readPngSettings } from '../src/pipeline/pngMeta.ts';
+import { firstImage, history, type Pixels, pixelsOf, result } from './generatePage.ts';
 
 const RING = JSON.parse(readFileSync('models/toy2d/ring/manifest.json', 'utf8')) as { labels: string[]; files: { path: string; sha256: string }[] };
 const RING_SHA256 = RING.files.find((f) => f.path === 'denoiser.onnx')!.sha256;
 const RING_OPTION = 'toy2d-ring (teacher, 50 steps)';
 
-interface Pixels {
-  width: number;
-  height: number;
-  data: number[];
-}
 
-const result = (page: Page) => page.getByTestId('result');
-const history = (page: Page) => page.getByRole('region', { name: 'History' });
-const firstImage = (page: Page) => result(page).getByRole('img', { name: /^Generated image 1 of/ });
-
-function pixelsOf(canvas: Locator): Promise<Pixels> {
-  return canvas.evaluate((element) => {
-    const c = element as HTMLCanvasElement;
-    const image = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
-    return { width: image.width, height: image.height, data: Array.from(image.data) };
-  });
-}
 
 /** The pixel of a point of the view [-3, 3]^2 (y up). */
 function pixelOf(x: number, y: number, size: number): [number, number] {

@@ -4,33 +4,17 @@
 // snapshots with the machine-specific values masked. WebGPU here is SwiftShader on two cores (~2 s per guided step
 // of the teacher, ~50 ms on wasm), so every generation takes 2-4 steps and only one test runs on WebGPU.
 import { readFileSync, statSync } from 'node:fs';
-import { expect, type Locator, type Page, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { readPngSettings } from '../src/pipeline/pngMeta.ts';
 import { formatBytes } from '../src/ui/format.ts';
+import { firstImage, history, type Pixels, pixelsOf, result } from './generatePage.ts';
 
 const PROMPT = 'a red circle at the top left on a blue background';
 const TEACHER = JSON.parse(readFileSync('models/shapes-teacher/manifest.json', 'utf8')) as { files: { path: string; sha256: string; bytes: number }[] };
 const TEACHER_SHA256 = TEACHER.files.find((f) => f.path === 'denoiser.onnx')!.sha256;
 
-interface Pixels {
-  width: number;
-  height: number;
-  data: number[];
-}
 
-const result = (page: Page) => page.getByTestId('result');
-const history = (page: Page) => page.getByRole('region', { name: 'History' });
 
-/** The RGBA pixels of a canvas the page drew (the image itself, not the scaled-up screenshot). */
-function pixelsOf(canvas: Locator): Promise<Pixels> {
-  return canvas.evaluate((element) => {
-    const c = element as HTMLCanvasElement;
-    const image = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
-    return { width: image.width, height: image.height, data: Array.from(image.data) };
-  });
-}
-
-const firstImage = (page: Page) => result(page).getByRole('img', { name: /^Generated image 1 of/ });
 
 /** What "a red circle at the top left on a blue background" must look like: a blue frame, red only top left. */
 function expectRedCircleTopLeftOnBlue({ width, height, data }: Pixels): void {
