@@ -6,7 +6,7 @@
 //                    guidance; cached, see evalTeacher.ts), i.e. how far a student is from what it distils
 //   msPerImage       generation wall time per image on ORT's wasm provider (pipeline creation excluded)
 // Images come from the app's inference pipeline (pipeline/generate.ts, wasm EP: Node has no WebGPU for ORT-web), one
-// per caption, image i from the pipeline's seed EVAL_NOISE_SEED + i; the evaluator runs on our engine (--adapter).
+// per caption, image i from the pipeline's seed EVAL_NOISE_SEED + i, --batch captions per call (the same images); the evaluator runs on our engine (--adapter).
 // results.json records what reproduces the numbers: the command, the model's name and sha256, the resolved sampler
 // settings, the captions and seeds, the evaluator's and teacher's hashes, the adapter and the provider, and per image
 // its caption, seed and checks.
@@ -65,14 +65,14 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
   const evaluator = loadEvaluator(engine, evaluatorBytes);
   try {
     log(`${captions.length} captions; ${model.manifest.name} at ${options.steps} steps on wasm`);
-    const request = { steps: options.steps, ...(options.sampler ? { sampler: options.sampler } : {}), ...(options.guidance !== undefined ? { guidance: options.guidance } : {}) };
+    const request = { steps: options.steps, batch: options.batch, ...(options.sampler ? { sampler: options.sampler } : {}), ...(options.guidance !== undefined ? { guidance: options.guidance } : {}) };
     const generated = await generateForCaptions(ort, model, captions, seeds, request, log);
     const { reference, cache } = await teacherReference(
       engine,
       evaluator,
       ort,
       teacher,
-      { captions, statements, seeds, steps: options.teacherSteps, evaluatorSha256, cacheDir: options.cacheDir, ...(options.teacherCache ? { cachePath: options.teacherCache } : {}) },
+      { captions, statements, seeds, steps: options.teacherSteps, batch: options.batch, evaluatorSha256, cacheDir: options.cacheDir, ...(options.teacherCache ? { cachePath: options.teacherCache } : {}) },
       log,
     );
     const realKey = { evaluatorSha256, seed: REAL_REFERENCE_SEED, count: options.realCount };
@@ -91,7 +91,7 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
       command: commandLine(options.argv),
       date: new Date().toISOString(),
       model: { dir: options.model, name: model.manifest.name, sha256: denoiserSha256(model.manifest), kind: model.manifest.kind, schedule: model.manifest.steps.schedule },
-      sampling: { ...generated.settings, provider: generated.provider, imagesPerCall: 1 },
+      sampling: { ...generated.settings, provider: generated.provider, imagesPerCall: generated.timings.imagesPerCall },
       metrics: {
         promptAccuracy: measured.promptAccuracy,
         perAttribute: measured.perAttribute,

@@ -1,6 +1,8 @@
 // Generating an evaluation's images with the inference pipeline (pipeline/generate.ts) on ORT's wasm provider in Node:
 // one image per caption, image i from the pipeline's noise stream of seeds[i], read back as the 8-bit RGBA the app shows
 // (and a PNG holds), then mapped to [-1, 1] for the evaluator, so a score is the score of the pictures a user gets.
+// `batch` captions go through one Pipeline.generateEach call (one denoiser call per step for all of them); image i is
+// the image its caption and seed give alone, to float rounding, whatever the batch.
 import { IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE } from '../data/render';
 import type { Ort } from '../onnx/exportOrt';
 import type { LoadedBundle } from '../pipeline/bundle';
@@ -12,6 +14,8 @@ export interface SamplingRequest {
   steps: number;
   sampler?: SamplerName;
   guidance?: number;
+  /** Captions per pipeline call (default 1). */
+  batch?: number;
 }
 
 /** The settings every image shared (the request with the bundle's defaults filled in). */
@@ -20,7 +24,9 @@ export type SharedSettings = Pick<GenerateSettings, 'steps' | 'sampler' | 'guida
 export interface TimingSummary {
   /** Wall time of all generate calls over the image count (pipeline creation excluded). */
   msPerImage: number;
-  /** Medians over the calls (one call per image). */
+  /** Images per generate call (the last call may have fewer). */
+  imagesPerCall: number;
+  /** Medians over the calls of each call's time per image. */
   medianTotalMs: number;
   medianTextEncoderMs: number;
   medianDenoiserMs: number;
@@ -46,14 +52,22 @@ export const median = (values: readonly number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-export function summarizeTimings(timings: readonly GenerateTimings[], wallMs: number): TimingSummary {
-  const sum = (f: (t: GenerateTimings) => number) => timings.reduce((a, t) => a + f(t), 0);
+/** One generate call's timings and how many images it made. */
+export interface CallTimings {
+  timings: GenerateTimings;
+  images: number;
+}
+
+export function summarizeTimings(calls: readonly CallTimings[], wallMs: number): TimingSummary {
+  const sum = (f: (t: GenerateTimings) => number) => calls.reduce((a, c) => a + f(c.timings), 0);
+  const perImage = (f: (t: GenerateTimings) => number) => median(calls.map((c) => f(c.timings) / c.images));
   return {
-    msPerImage: wallMs / timings.length,
-    medianTotalMs: median(timings.map((t) => t.totalMs)),
-    medianTextEncoderMs: median(timings.map((t) => t.textEncoderMs)),
-    medianDenoiserMs: median(timings.map((t) => t.denoiserMs.reduce((a, b) => a + b, 0))),
-    medianPipelineOverheadMs: median(timings.map((t) => t.pipelineOverheadMs)),
+    msPerImage: wallMs / calls.reduce((a, c) => a + c.images, 0),
+    imagesPerCall: Math.max(...calls.map((c) => c.images)),
+    medianTotalMs: perImage((t) => t.totalMs),
+    medianTextEncoderMs: perImage((t) => t.textEncoderMs),
+    medianDenoiserMs: perImage((t) => t.denoiserMs.reduce((a, b) => a + b, 0)),
+    medianPipelineOverheadMs: perImage((t) => t.pipelineOverheadMs),
     overheadFraction: sum((t) => t.pipelineOverheadMs) / sum((t) => t.totalMs),
   };
 }
@@ -79,27 +93,31 @@ export async function generateForCaptions(
     if (channels !== IMAGE_CHANNELS || height !== IMAGE_SIZE || width !== IMAGE_SIZE) {
       throw new Error(`${pipeline.manifest.name} makes ${channels}x${height}x${width} images; the attribute evaluator reads ${IMAGE_CHANNELS}x${IMAGE_SIZE}x${IMAGE_SIZE}`);
     }
+    const { batch = 1, ...shared } = request;
     let resolved: GenerateSettings;
     try {
-      resolved = pipeline.resolve({ prompt: '', seed: 0, ...request });
+      resolved = pipeline.resolve({ prompt: '', seed: 0, ...shared, batch });
     } catch (error) {
       throw new UsageError(`${pipeline.manifest.name}: ${(error as Error).message}`);
     }
     const settings: SharedSettings = { steps: resolved.steps, sampler: resolved.sampler, guidance: resolved.guidance, levels: resolved.levels };
     const images = new Float32Array(captions.length * IMAGE_NUMEL);
-    const timings: GenerateTimings[] = [];
+    const calls: CallTimings[] = [];
     const plane = IMAGE_SIZE * IMAGE_SIZE;
     const started = performance.now();
     let lastLog = started;
-    for (let i = 0; i < captions.length; i++) {
-      const result = await pipeline.generate({ prompt: captions[i]!, seed: seeds[i]!, ...request });
-      const { rgba } = result.images[0]!;
-      const offset = i * IMAGE_NUMEL;
-      for (let p = 0; p < plane; p++) for (let c = 0; c < IMAGE_CHANNELS; c++) images[offset + c * plane + p] = rgba[p * 4 + c]! / 127.5 - 1;
-      timings.push(result.timings);
+    for (let start = 0; start < captions.length; start += batch) {
+      const items = captions.slice(start, start + batch).map((prompt, k) => ({ prompt, seed: seeds[start + k]! }));
+      const result = await pipeline.generateEach(items, shared);
+      result.images.forEach(({ rgba }, k) => {
+        const offset = (start + k) * IMAGE_NUMEL;
+        for (let p = 0; p < plane; p++) for (let c = 0; c < IMAGE_CHANNELS; c++) images[offset + c * plane + p] = rgba[p * 4 + c]! / 127.5 - 1;
+      });
+      calls.push({ timings: result.timings, images: items.length });
+      const done = start + items.length;
       const now = performance.now();
-      if (now - lastLog > 10_000 || i + 1 === captions.length) {
-        log(`${pipeline.manifest.name}: ${i + 1}/${captions.length} images (${((now - started) / (i + 1)).toFixed(0)} ms per image)`);
+      if (now - lastLog > 10_000 || done === captions.length) {
+        log(`${pipeline.manifest.name}: ${done}/${captions.length} images (${((now - started) / done).toFixed(0)} ms per image)`);
         lastLog = now;
       }
     }
@@ -108,7 +126,7 @@ export async function generateForCaptions(
       settings,
       provider: pipeline.provider,
       model: { name: pipeline.manifest.name, sha256: pipeline.modelSha256 },
-      timings: summarizeTimings(timings, performance.now() - started),
+      timings: summarizeTimings(calls, performance.now() - started),
       createMs,
     };
   } finally {

@@ -107,7 +107,17 @@ export async function teacherReference(
   evaluator: AttributeEvaluator,
   ort: Ort,
   teacher: LoadedBundle,
-  run: { captions: readonly string[]; statements: readonly Statement[]; seeds: readonly number[]; steps: number; evaluatorSha256: string; cacheDir: string; cachePath?: string },
+  run: {
+    captions: readonly string[];
+    statements: readonly Statement[];
+    seeds: readonly number[];
+    steps: number;
+    /** Captions per pipeline call: speed only (the images are the same to float rounding), so not in the cache key. */
+    batch?: number;
+    evaluatorSha256: string;
+    cacheDir: string;
+    cachePath?: string;
+  },
   log: (line: string) => void,
 ): Promise<{ reference: TeacherReference; cache: TeacherCacheUse }> {
   const key = teacherCacheKey(teacher, run.captions, run.seeds, run.steps, run.evaluatorSha256);
@@ -118,7 +128,7 @@ export async function teacherReference(
     return { reference: cached.reference, cache: { path, status: 'hit' } };
   }
   log(`teacher reference: ${cached.stale ? `${path} was made for other settings; ` : ''}generating ${run.captions.length} images at ${run.steps} Euler steps`);
-  const generated = await generateForCaptions(ort, teacher, run.captions, run.seeds, { steps: run.steps, sampler: 'euler' }, log);
+  const generated = await generateForCaptions(ort, teacher, run.captions, run.seeds, { steps: run.steps, sampler: 'euler', batch: run.batch ?? 1 }, log);
   const evaluation = await evaluateImages(engine, evaluator, generated.images, run.statements);
   const reference: TeacherReference = {
     key,

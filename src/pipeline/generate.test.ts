@@ -126,6 +126,26 @@ describe.skipIf(!existsSync(join(SHAPES_DIR, 'manifest.json')))('the pipeline on
     }
   });
 
+  it('batches different prompts and seeds (generateEach): each image is the one its prompt and seed give alone', async () => {
+    const items = [
+      { prompt: 'a green square on a red background', seed: 40 },
+      { prompt: PROMPT, seed: 11 },
+      { prompt: 'a large yellow cross', seed: 7 },
+    ];
+    for (const sampler of ['euler', 'x0'] as const) {
+      const batch = await pipeline.generateEach(items, { steps: 3, sampler });
+      expect(batch.images.map(({ prompt, seed }) => ({ prompt, seed }))).toEqual(items);
+      expect(batch.settings).toMatchObject({ prompt: items[0]!.prompt, seed: 40, batch: 3, steps: 3, sampler });
+      expect(batch.timings.denoiserMs.length).toBe(3); // one denoiser call per step for all three
+      for (const [i, item] of items.entries()) {
+        const single = await pipeline.generate({ ...item, steps: 3, sampler });
+        expect(maxAbsDiff(batch.images[i]!.chw, single.images[0]!.chw), `${sampler}, image ${i}`).toBeLessThan(1e-5);
+      }
+    }
+    await expect(pipeline.generateEach([])).rejects.toThrow('generateEach takes 1 to 64 images, got 0');
+    await expect(pipeline.generateEach([{ prompt: PROMPT, seed: 1 }, { prompt: PROMPT, seed: 1.5 }])).rejects.toThrow('image 1: seed must be an integer in [0, 2^32), got 1.5');
+  });
+
   it('draws the caption: a blue background and a red object at the top left (10 guided Euler steps)', async () => {
     const result = await pipeline.generate({ prompt: PROMPT, seed: 1, steps: 10, batch: 2 });
     const blue = colorValue('blue');

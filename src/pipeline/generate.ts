@@ -15,9 +15,11 @@
 //   guidance != 1: text and empty-caption rows in one batched denoiser call) or SenseFlow's x0-renoise at the anchors
 //   (few-step students), for flow bundles, and the same two for epsilon-prediction bundles. N images from seeds
 //   seed .. seed + N - 1 in one denoiser call per step; the noise is drawn on the host (noise.ts), so a seed gives the
-//   same image in Node and in the browser.
+//   same image in Node and in the browser. generateEach batches images of DIFFERENT prompts and seeds the same way (an
+//   evaluation's captions): image i of a batch is the image its (prompt, seed) gives alone.
 // - WebGPU: session outputs stay in GPU buffers (preferredOutputLocation 'gpu-buffer') from the text encoder to
-//   the last step; the final image (and the per-step x0 previews, when asked) are the only reads.
+//   the last step; the final image (and the per-step x0 previews, when asked) are the only reads. The denoiser and
+//   the step graph write into buffers allocated once per shape (generateBuffers.ts), not fresh ones per call.
 // - One generation at a time per pipeline (a second call waits); AbortSignal checked between steps (rejects with
 //   an AbortError, the pipeline stays usable); LatestWins (generateLatest.ts) for "a new prompt replaces the old".
 import type { Ort } from '../onnx/exportOrt';
@@ -26,6 +28,7 @@ import { BundleError, type Manifest } from './manifest';
 import { levelsFor, planSampler, SAMPLER_NAMES, type SamplerName } from './generatePlan';
 import { type DenoiseCall, runSampler, type StepReport, throwIfAborted } from './generateSampler';
 import { createSession, type OrtSession, type SessionOptions } from './generateSession';
+import { GpuOutputs } from './generateBuffers';
 import { affineGraphModel, StepGraphs } from './generateStepGraph';
 import { DEFAULT_POINT_COUNT, isPointsModel, LabelConditioner, labelIndex, MAX_POINT_COUNT, pointsPicture, pointsSampleShape, reshapeOnHost } from './generatePoints';
 import { type EncodedText, inputType, numberTensor, TextConditioner, withExternalData } from './generateText';
@@ -77,10 +80,21 @@ export interface GenerateOptions {
   onStep?: (report: StepReport) => void | Promise<void>;
 }
 
+/** One image of a generateEach batch: its own prompt and seed. */
+export interface ImageRequest {
+  prompt: string;
+  /** Integer in [0, 2^32). */
+  seed: number;
+}
+
+/** The settings generateEach's images share: a GenerateRequest without the per-image prompt and seed. */
+export type SharedRequest = Omit<GenerateRequest, 'prompt' | 'seed' | 'batch'>;
+
 /** The request with every default filled in: what reproduces the images (and what a PNG's text chunks hold). */
 export interface GenerateSettings {
-  /** As asked; for a points bundle, the label's name as the manifest spells it. */
+  /** As asked; for a points bundle, the label's name as the manifest spells it. generateEach: the first image's. */
   prompt: string;
+  /** generateEach: the first image's (each GeneratedImage has its own). */
   seed: number;
   steps: number;
   sampler: SamplerName;
@@ -93,6 +107,8 @@ export interface GenerateSettings {
 }
 
 export interface GeneratedImage {
+  /** The image's prompt, resolved as GenerateSettings.prompt is. */
+  prompt: string;
   seed: number;
   width: number;
   height: number;
@@ -217,6 +233,8 @@ export class Pipeline {
     readonly sampleShape: readonly [number, number, number],
     /** Whether the bundle draws 2D points for a label. */
     readonly drawsPoints: boolean,
+    /** WebGPU image models: the pre-allocated outputs of the denoiser and the step graphs. */
+    private readonly outputs: GpuOutputs | null,
   ) {
     this.modelSha256 = denoiserSha256(manifest);
   }
@@ -257,12 +275,19 @@ export class Pipeline {
         sessions.push(decoder.affine);
       }
       await stepGraphs.prepare([false, true].flatMap((guided) => [false, true].map((renoise) => ({ guided, renoise }))));
-      return new Pipeline(ort, manifest, provider, conditioner, denoiser, stepGraphs, decoder, shape, drawsPoints);
+      // Points are reshaped on the host between calls (generatePoints.ts), so only image models keep GPU outputs.
+      const outputs = provider === 'webgpu' && !drawsPoints ? await GpuOutputs.create(ort) : null;
+      return new Pipeline(ort, manifest, provider, conditioner, denoiser, stepGraphs, decoder, shape, drawsPoints, outputs);
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       await stepGraphs.release();
       throw error;
     }
+  }
+
+  /** WebGPU image models: the output buffers allocated so far (unchanged by a generation of a shape seen before); else 0. */
+  get outputBuffersCreated(): number {
+    return this.outputs?.created ?? 0;
   }
 
   /** The request with the bundle's defaults filled in; throws an Error naming the bad setting. */
@@ -287,9 +312,45 @@ export class Pipeline {
     return { ...settings, prompt: manifest.labels![labelIndex(manifest, request.prompt)]!, points };
   }
 
+  /** A prompt as the images name it (a points bundle's label as the manifest spells it); throws for an unknown label. */
+  private resolvePrompt(prompt: string): string {
+    if (typeof prompt !== 'string') throw new Error('prompt must be a string');
+    return this.drawsPoints ? this.manifest.labels![labelIndex(this.manifest, prompt)]! : prompt;
+  }
+
   /** Generates `batch` images; one generation runs at a time (a second call waits for the first). */
   generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
-    const run = this.tail.then(() => this.generateNow(request, options));
+    return this.queue(() => {
+      const settings = this.resolve(request);
+      const items = Array.from({ length: settings.batch }, (_, b) => ({ prompt: settings.prompt, seed: imageSeed(settings.seed, b) }));
+      return this.generateNow(items, settings, request.previews ?? false, options);
+    });
+  }
+
+  /**
+   * One batch of images with their own prompts and seeds (at most MAX_BATCH), sharing steps, sampler, guidance:
+   * one text-encoder call and one denoiser call per step for all of them. images[i] is the image `items[i]` gives
+   * alone (generate with that prompt and seed), to float rounding.
+   */
+  generateEach(items: readonly ImageRequest[], request: SharedRequest = {}, options: GenerateOptions = {}): Promise<GenerateResult> {
+    return this.queue(() => {
+      if (!Array.isArray(items) || items.length < 1 || items.length > MAX_BATCH) throw new Error(`generateEach takes 1 to ${MAX_BATCH} images, got ${Array.isArray(items) ? items.length : typeof items}`);
+      const settings = this.resolve({ ...request, prompt: items[0]!.prompt, seed: items[0]!.seed, batch: items.length });
+      const resolved = items.map((item, i) => {
+        if (!isSeed(item.seed)) throw new Error(`image ${i}: seed must be an integer in [0, 2^32), got ${item.seed}`);
+        try {
+          return { prompt: this.resolvePrompt(item.prompt), seed: item.seed };
+        } catch (error) {
+          throw new Error(`image ${i}: ${(error as Error).message}`);
+        }
+      });
+      return this.generateNow(resolved, settings, request.previews ?? false, options);
+    });
+  }
+
+  /** Runs `work` after the generation before it (one at a time per pipeline). */
+  private queue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(work);
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -299,10 +360,10 @@ export class Pipeline {
     await this.generate({ prompt: '', seed: 0, steps: 1 });
   }
 
-  private async generateNow(request: GenerateRequest, options: GenerateOptions): Promise<GenerateResult> {
+  /** `items`: each image's resolved prompt and seed; `settings`: what they share (batch = items.length). */
+  private async generateNow(items: readonly ImageRequest[], settings: GenerateSettings, previews: boolean, options: GenerateOptions): Promise<GenerateResult> {
     if (this.released) throw new Error('this pipeline has been released');
     const started = performance.now();
-    const settings = this.resolve(request);
     const { signal } = options;
     throwIfAborted(signal);
     const { ort, manifest } = this;
@@ -313,7 +374,7 @@ export class Pipeline {
     const rowsPerImage = settings.points ?? 1;
     const shape = settings.points ? pointsSampleShape(settings.points, 2) : this.sampleShape;
 
-    const prompts = Array<string>(batch).fill(settings.prompt);
+    const prompts = items.map((item) => item.prompt);
     if (guided) prompts.push(...Array<string>(batch).fill(''));
     const conditioning = await this.conditioner.encode(prompts, rowsPerImage);
     let x0: OrtTensor | undefined;
@@ -329,6 +390,11 @@ export class Pipeline {
       const denoise: DenoiseCall = async (x, level) => {
         const input = this.drawsPoints ? reshapeOnHost(ort, x, [rows, 2]) : x;
         const feeds = { ...conditioning.feeds, [sample]: input, [sigma]: numberTensor(ort, sigmaType, new Array(sigmaRows).fill(level), [sigmaRows], `denoiser input ${sigma}`) };
+        if (this.outputs) {
+          const into = this.outputs.tensor('prediction', x.dims);
+          await this.denoiser.run(feeds, { [prediction]: into });
+          return into;
+        }
         const out = await this.denoiser.run(feeds, [prediction]);
         return this.drawsPoints ? reshapeOnHost(ort, out[prediction]!, x.dims) : out[prediction]!;
       };
@@ -339,10 +405,10 @@ export class Pipeline {
         guidance,
         guided,
         shape,
-        seed: settings.seed,
-        batch,
+        seeds: items.map((item) => item.seed),
         denoise,
-        previews: (request.previews ?? false) && manifest.space.type === 'pixel',
+        ...(this.outputs ? { outputs: this.outputs } : {}),
+        previews: previews && manifest.space.type === 'pixel',
         ...(signal ? { signal } : {}),
         ...(options.onStep ? { onStep: options.onStep } : {}),
       });
@@ -370,10 +436,10 @@ export class Pipeline {
       }
       const size = channels * height * width;
       const images = Array.from({ length: batch }, (_, b): GeneratedImage => {
-        const seed = imageSeed(settings.seed, b);
+        const { prompt, seed } = items[b]!;
         const values = pixels.slice(b * size, (b + 1) * size);
-        if (this.drawsPoints) return { seed, ...pointsPicture(values, 2), previews: [], points: values };
-        return { seed, width, height, channels, chw: values, rgba: toRgba(values, channels, width, height), previews: sampled.previews.map((step) => step[b]!) };
+        if (this.drawsPoints) return { prompt, seed, ...pointsPicture(values, 2), previews: [], points: values };
+        return { prompt, seed, width, height, channels, chw: values, rgba: toRgba(values, channels, width, height), previews: sampled.previews.map((step) => step[b]!) };
       });
       const finished = performance.now();
       const totalMs = finished - started;
@@ -405,5 +471,6 @@ export class Pipeline {
     if (this.released) return;
     this.released = true;
     await Promise.all([this.conditioner.release(), this.denoiser.release(), this.stepGraphs.release(), this.decoder?.session.release(), this.decoder?.affine.release()]);
+    this.outputs?.release();
   }
 }

@@ -144,6 +144,20 @@ describe.skipIf(!existsSync(join(RING_DIR, 'manifest.json')))('the pipeline on m
     }
   });
 
+  it('batches different labels and seeds (generateEach), each scatter the one its label and seed give alone', async () => {
+    const items = [
+      { prompt: 'North-South', seed: 3 },
+      { prompt: 'east-west', seed: 90 },
+    ];
+    const batch = await pipeline.generateEach(items, { steps: 4, points: 30 });
+    expect(batch.images.map(({ prompt, seed }) => ({ prompt, seed }))).toEqual([{ prompt: 'north-south', seed: 3 }, { prompt: 'east-west', seed: 90 }]);
+    for (const [i, item] of items.entries()) {
+      const single = await pipeline.generate({ ...item, steps: 4, points: 30 });
+      expect(maxAbsDiff(batch.images[i]!.points!, single.images[0]!.points!), `image ${i}`).toBeLessThan(1e-5);
+    }
+    await expect(pipeline.generateEach([{ prompt: 'any', seed: 1 }, { prompt: 'up-down', seed: 2 }])).rejects.toThrow('image 1: toy2d-ring has no label "up-down"');
+  });
+
   it('computes what a host-side Euler loop with guidance (label 0 as the null row) computes over the same ONNX file', async () => {
     const [count, steps, guidance, seed] = [40, 5, 3, 21];
     const result = await pipeline.generate({ prompt: 'northeast-southwest', seed, steps, guidance, points: count });

@@ -71,8 +71,7 @@ async function sample(kind: 'flow' | 'epsilon', sampler: SamplerName, levels: nu
     guidance,
     guided: guidance !== 1,
     shape: SHAPE,
-    seed: options.seed ?? 5,
-    batch: options.batch ?? 1,
+    seeds: Array.from({ length: options.batch ?? 1 }, (_, b) => imageSeed(options.seed ?? 5, b)),
     denoise,
     previews: true,
   });

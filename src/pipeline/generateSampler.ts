@@ -6,7 +6,8 @@
 import type { Ort } from '../onnx/exportOrt';
 import type { SamplerPlan } from './generatePlan';
 import type { StepGraphs } from './generateStepGraph';
-import { imageSeed, NoiseStream } from './noise';
+import type { GpuOutputs } from './generateBuffers';
+import { NoiseStream } from './noise';
 
 type OrtTensor = InstanceType<Ort['Tensor']>;
 
@@ -32,11 +33,15 @@ export interface SamplerRun {
   guided: boolean;
   /** One image: [channels, height, width]. */
   shape: readonly [number, number, number];
-  /** The first image's seed; image b uses seed + b. */
-  seed: number;
-  batch: number;
+  /** One seed per image: image b's noise stream (the batch is seeds.length). */
+  seeds: readonly number[];
   denoise: DenoiseCall;
   previews?: boolean;
+  /**
+   * WebGPU: the step graph writes into these pre-allocated buffers (x ping-pongs between two, x0 has one) instead of
+   * fresh ones from ORT. The returned x0 is then a view of the pool's buffer, valid until the next generation.
+   */
+  outputs?: GpuOutputs;
   signal?: AbortSignal;
   /** After every step; when it returns a promise, the next step waits for it. */
   onStep?: (report: StepReport) => void | Promise<void>;
@@ -64,10 +69,11 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 /** The batch's noise streams, one per image, and the starting x (doubled under guidance). */
 function startingNoise(run: SamplerRun, streams: NoiseStream[]): Float32Array {
   const size = run.shape[0] * run.shape[1] * run.shape[2];
-  const x = new Float32Array(size * run.batch * (run.guided ? 2 : 1));
+  const batch = streams.length;
+  const x = new Float32Array(size * batch * (run.guided ? 2 : 1));
   streams.forEach((stream, b) => stream.next(size, x, b * size));
-  if (run.plan.startScale !== 1) for (let i = 0; i < size * run.batch; i++) x[i]! *= run.plan.startScale;
-  if (run.guided) x.copyWithin(size * run.batch, 0, size * run.batch);
+  if (run.plan.startScale !== 1) for (let i = 0; i < size * batch; i++) x[i]! *= run.plan.startScale;
+  if (run.guided) x.copyWithin(size * batch, 0, size * batch);
   return x;
 }
 
@@ -77,9 +83,10 @@ function splitImages(data: Float32Array, batch: number): Float32Array[] {
 }
 
 export async function runSampler(run: SamplerRun): Promise<SamplerOutput> {
-  const { ort, plan, batch, shape } = run;
+  const { ort, plan, shape } = run;
   const size = shape[0] * shape[1] * shape[2];
-  const streams = Array.from({ length: batch }, (_, b) => new NoiseStream(imageSeed(run.seed, b)));
+  const batch = run.seeds.length;
+  const streams = run.seeds.map((seed) => new NoiseStream(seed));
   const rows = batch * (run.guided ? 2 : 1);
   let x: OrtTensor = new ort.Tensor('float32', startingNoise(run, streams), [rows, ...shape]);
   const output: SamplerOutput = { x0: undefined as unknown as OrtTensor, previews: [], stepMs: [], denoiserMs: [] };
@@ -105,7 +112,8 @@ export async function runSampler(run: SamplerRun): Promise<SamplerOutput> {
         noise = new ort.Tensor('float32', fresh, [batch, ...shape]);
         live.add(noise);
       }
-      const { next, x0 } = await run.stepGraphs.run({ guided: run.guided, renoise }, x, prediction, run.guidance, step, noise);
+      const into = run.outputs && { next: run.outputs.tensor(i % 2 ? 'x.b' : 'x.a', [rows, ...shape]), x0: run.outputs.tensor('x0', [batch, ...shape]) };
+      const { next, x0 } = await run.stepGraphs.run({ guided: run.guided, renoise }, x, prediction, run.guidance, step, noise, into);
       live.add(next);
       live.add(x0);
       drop(x);

@@ -78,8 +78,19 @@ export class StepGraphs {
     await Promise.all(variants.map((v) => this.session(v)));
   }
 
-  /** Runs one update; the caller owns (and disposes) the two outputs. */
-  async run(variant: StepGraphVariant, x: OrtTensor, prediction: OrtTensor, guidance: number, k: StepCoefficients, noise?: OrtTensor): Promise<{ next: OrtTensor; x0: OrtTensor }> {
+  /**
+   * Runs one update; the caller owns (and disposes) the two outputs. `into`: pre-allocated output tensors
+   * (generateBuffers.ts) that ORT writes instead of allocating; they are what this returns.
+   */
+  async run(
+    variant: StepGraphVariant,
+    x: OrtTensor,
+    prediction: OrtTensor,
+    guidance: number,
+    k: StepCoefficients,
+    noise?: OrtTensor,
+    into?: { next: OrtTensor; x0: OrtTensor },
+  ): Promise<{ next: OrtTensor; x0: OrtTensor }> {
     const session = await this.session(variant);
     const feeds: Record<string, OrtTensor> = {
       [STEP_GRAPH_NAMES.x]: x,
@@ -89,6 +100,10 @@ export class StepGraphs {
     if (variant.renoise) {
       if (!noise) throw new Error('a renoise step needs its fresh noise');
       feeds[STEP_GRAPH_NAMES.noise] = noise;
+    }
+    if (into) {
+      await session.run(feeds, { [STEP_GRAPH_NAMES.next]: into.next, [STEP_GRAPH_NAMES.x0]: into.x0 });
+      return into;
     }
     const out = await session.run(feeds);
     return { next: out[STEP_GRAPH_NAMES.next]!, x0: out[STEP_GRAPH_NAMES.x0]! };

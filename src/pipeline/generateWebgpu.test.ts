@@ -49,6 +49,11 @@ describe.skipIf(!isBrowser)('the pipeline on WebGPU (browser)', () => {
   it('gives the wasm provider image (and previews) for the same seed and settings', async () => {
     const onCpu = await wasm.generate({ prompt: PROMPT, seed: 11, steps: 2, previews: true });
     expect(onCpu.provider).toBe('wasm');
+    const buffers = webgpu.outputBuffersCreated;
+    expect(buffers).toBe(4); // prediction, x0 and the two x buffers of one shape
+    const again = await webgpu.generate({ prompt: PROMPT, seed: 11, steps: 2, previews: true });
+    expect(webgpu.outputBuffersCreated).toBe(buffers); // the same shape reuses them
+    expect(maxAbsDiff(again.images[0]!.chw, onGpu.images[0]!.chw)).toBe(0);
     const diff = maxAbsDiff(onGpu.images[0]!.chw, onCpu.images[0]!.chw);
     console.info(`webgpu vs wasm, 2 guided steps: max abs diff ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
