@@ -49,6 +49,11 @@ export const MAX_BATCH = 64;
 
 export interface PipelineOptions {
   provider: ExecutionProvider;
+  /**
+   * WebGPU image models: 'pooled' (default) has the denoiser and the step graphs write into buffers allocated once
+   * per shape (generateBuffers.ts); 'ort' lets ORT allocate every output per call (the bench's baseline).
+   */
+  outputBuffers?: 'pooled' | 'ort';
 }
 
 export interface GenerateRequest {
@@ -276,7 +281,7 @@ export class Pipeline {
       }
       await stepGraphs.prepare([false, true].flatMap((guided) => [false, true].map((renoise) => ({ guided, renoise }))));
       // Points are reshaped on the host between calls (generatePoints.ts), so only image models keep GPU outputs.
-      const outputs = provider === 'webgpu' && !drawsPoints ? await GpuOutputs.create(ort) : null;
+      const outputs = provider === 'webgpu' && !drawsPoints && options.outputBuffers !== 'ort' ? await GpuOutputs.create(ort) : null;
       return new Pipeline(ort, manifest, provider, conditioner, denoiser, stepGraphs, decoder, shape, drawsPoints, outputs);
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
