@@ -126,6 +126,9 @@ describe('ablation aggregation', () => {
   it('aggregates curves and finals over seeds, per setting', () => {
     const root = tempDir();
     const settings = ablationSettings('toy2d', ['dmd', 'ida', 'gan', 'isg'], false);
+    expect(settings.every((s) => !s.notApplicable)).toBe(true); // every arm runs on the toy (its GAN term reads a copy of the teacher)
+    // A setting distill refuses (as it would refuse an arm a task cannot run) keeps its reason and gets no runs.
+    settings[2] = { ...settings[2]!, notApplicable: 'distill refused it (a test)' };
     writeRun(join(root, 'toy2d', 'dmd', 'seed1'), { 0: 4, 10: 2, 20: 1 }, { iterations: 20 });
     writeRun(join(root, 'toy2d', 'dmd', 'seed2'), { 0: 4, 10: 4, 20: 3 }, { iterations: 20, restores: 2 });
     writeRun(join(root, 'toy2d', 'dmd', 'seed3'), { 0: 4, 10: 3 }, { iterations: 10 }); // unfinished: its final is at 10
@@ -153,9 +156,8 @@ describe('ablation aggregation', () => {
     const ida = results.settings[1]!;
     expect(ida.runs.map((r) => r.status)).toEqual(['finished', 'missing', 'missing']);
     expect(ida.final['energyDistance@1']).toMatchObject({ n: 1, mean: 0.5, sd: 0 });
-    // distill refuses the GAN term on toy2d: the setting has no runs, and says why.
     const gan = results.settings[2]!;
-    expect(gan.notApplicable).toMatch(/Shapes only/);
+    expect(gan.notApplicable).toBe('distill refused it (a test)');
     expect(gan.runs.map((r) => r.status)).toEqual(['skipped', 'skipped', 'skipped']);
     expect(gan.final).toEqual({});
     expect(results.settings[3]!.runs.map((r) => [r.status, r.reason])).toEqual([['failed', 'out of memory'], ['missing', undefined], ['missing', undefined]]);
@@ -199,12 +201,14 @@ describe('ablation report', () => {
       writeRun(join(root, 'toy2d', 'dmd', `seed${seed}`), { 0: 1, 10: 0.4 + seed / 10 }, { iterations: 10 });
       writeRun(join(root, 'toy2d', 'senseflow', `seed${seed}`), { 0: 1, 10: 0.1 * seed }, { iterations: 10 });
     }
+    settings.push({ ...ablationSettings('toy2d', ['isg'], false)[0]!, notApplicable: 'distill refused it (a test)' });
     const results = aggregateAblation({ task: 'toy2d', root, settings, seeds: [1, 2], command: 'npm run ablation -- toy2d', training: 'this', commit: 'abc', invocationSeconds: 1 });
     await writeAblationReport(docs, results);
     const markdown = readFileSync(join(docs, 'ABLATION.md'), 'utf8');
+    expect(markdown).toContain('**isg** was not run on this task: distill refused it (a test).');
     expect(markdown).toContain('| `senseflow` SenseFlow (+IDA +ISG) | 0.1500 ± 0.0707 |');
     expect(markdown).toContain('At 1 step, the lowest final energy distance is **senseflow** (0.1500 ± 0.0707; seeds 0.1000 to 0.2000); the highest is **dmd** (0.5500 ± 0.0707; seeds 0.5000 to 0.6000). The seed ranges of senseflow and the runner-up dmd do not overlap.');
-    expect(JSON.parse(readFileSync(join(docs, 'results', 'ablation-toy2d.json'), 'utf8')).settings).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(docs, 'results', 'ablation-toy2d.json'), 'utf8')).settings).toHaveLength(3);
     for (const slug of ['energy-distance-1step', 'energy-distance-4step', 'mode-coverage-1step', 'fake-tracking-error', 'parameter-distance']) {
       const svg = readFileSync(join(docs, 'figures', `ablation-toy2d-${slug}.svg`), 'utf8');
       expect(svg).toContain('senseflow');
@@ -214,7 +218,7 @@ describe('ablation report', () => {
 });
 
 describe('ablation end to end', () => {
-  it('runs 2 arms x 1 seed of 10 toy iterations, reports the GAN arm as not run on toy2d', { timeout: 180_000 }, async () => {
+  it('runs 3 arms x 1 seed of 10 toy iterations (the GAN arm on a copy of the teacher), resumes and re-reports', { timeout: 180_000 }, async () => {
     const root = tempDir();
     // The command's own default adapter (llvmpipe) unless SENSEFLOW_ADAPTER names one: each toy run's fixed cost
     // (the teacher's 100-step reference, three evaluations) takes ~10 s there and ~40 s on SwiftShader.
@@ -223,13 +227,12 @@ describe('ablation end to end', () => {
     const { results, failed } = await runAblationCommand(parseAblationOptions(argv));
     expect(failed).toBe(0);
     const [dmd, gan, senseflow] = results.settings;
-    for (const s of [dmd!, senseflow!]) {
+    for (const s of [dmd!, gan!, senseflow!]) {
       expect(s.runs[0]).toMatchObject({ status: 'finished', iterations: 10 });
       expect(s.curves['energyDistance@1']!.map((p) => p.iteration)).toEqual([0, 10]);
     }
-    expect(gan!.runs[0]!.status).toBe('skipped');
-    expect(existsSync(join(root, 'runs', 'toy2d', 'gan'))).toBe(false);
-    expect(readFileSync(join(root, 'docs', 'ABLATION.md'), 'utf8')).toContain('**gan** was not run on this task: the GAN term');
+    expect(readFileSync(join(root, 'runs', 'toy2d', 'gan', 'seed1', 'config.json'), 'utf8')).toContain('"ganWeight": 0.1');
+    expect(readFileSync(join(root, 'docs', 'ABLATION.md'), 'utf8')).toContain('| `gan` +IDA +ISG +GAN |');
     expect(readFileSync(join(root, 'runs', 'toy2d', 'dmd', 'seed1', 'config.json'), 'utf8')).toContain('"command": "npm run distill -- toy2d --arm dmd --steps 10 --seed 1 --eval-every 10');
     expect(existsSync(join(root, 'docs', 'figures', 'ablation-toy2d-energy-distance-1step.svg'))).toBe(true);
     // A second invocation with --resume finds both runs finished and only re-reports.

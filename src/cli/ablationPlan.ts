@@ -13,8 +13,8 @@ export type AblationTask = 'toy2d' | 'shapes';
 
 export const ABLATION_DEFAULTS = {
   // Measured on the 2-core development machine (llvmpipe, shared with other jobs): a ring run costs ~7 s of setup,
-  // ~0.6 s per evaluation and 0.07 (dmd) to 0.11 (senseflow) s per iteration; the 15 runs (gan is Shapes only) took
-  // 15.5 minutes at --steps 600 --eval-every 50, so these defaults take about half an hour (30 to 35 minutes).
+  // ~0.6 s per evaluation and 0.07 (dmd) to 0.11 (senseflow) s per iteration; the 15 runs of 5 arms (before the GAN arm ran on the
+  // toy) took 15.5 minutes at --steps 600 --eval-every 50, so these defaults take about half an hour (30 to 35 minutes).
   toy2d: { steps: 1500, evalEvery: 100 },
   // A Shapes iteration is several DiT passes at batch 32 (seconds each on a CPU adapter), and every evaluation
   // samples 100 captions at 1, 2 and 4 steps: the default only checks the pipeline end to end.
@@ -39,7 +39,8 @@ export const ABLATION_USAGE = `usage: npm run ablation -- toy2d|shapes [--seeds 
   Runs every arm (default ${ABLATION_DEFAULTS.arms.join(',')}) x seeds 1..N (default ${ABLATION_DEFAULTS.seeds}) of the task in
   this process, one after another, into <out>/<task>/<arm>/seed<k>; then writes <docs>/results/ablation-<task>.json,
   the task's section of <docs>/ABLATION.md and <docs>/figures/ablation-<task>-*.svg. An arm distill refuses on the
-  task (gan on toy2d: the GAN term is Shapes only) is reported as not run, with distill's reason.
+  task is reported as not run, with distill's reason (the GAN arm runs on both: on toy2d its features are a frozen copy
+  of the teacher MLP, on shapes the attribute evaluator).
   toy2d: --steps ${ABLATION_DEFAULTS.toy2d.steps} --eval-every ${ABLATION_DEFAULTS.toy2d.evalEvery} by default: 2 to 3 minutes a run on 2 CPU cores, about half an hour in all.
          --stress adds the grid mixture at guidance 3: arms ${STRESS.arms.join(', ')}, and TTUR {${STRESS.ttur.join(', ')}} x IDA lambda
          {${STRESS.idaLambda.join(', ')}} without ISG, into <out>/toy2d/stress/: 21 more runs (one sweep cell is the dmd arm's runs),

@@ -134,7 +134,6 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (task === 'toy2d' && config.ganWeight > 0) throw new UsageError(`the GAN term (--gan, the "gan" arm) reads the attribute evaluator's features: Shapes only; use --gan 0 on toy2d`);
   const steps = positiveInteger(v('steps'), 'steps') ?? (task === 'toy2d' ? 2000 : 1000);
   return {
     task,

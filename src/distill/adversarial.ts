@@ -1,14 +1,15 @@
 // SenseFlow's optional adversarial term (shared/DESIGN.md): a frozen feature network with small trainable heads on
-// several of its layers, conditioned on the text, trained with the hinge loss. The paper uses DINOv2; here the
-// attribute evaluator stands in (its token features after the patch embedding and after each transformer layer).
-//   features_k = mean over tokens of layer k's states, [B, 96]
+// several of its layers, conditioned on the text, trained with the hinge loss. The paper uses DINOv2; here each task
+// brings its own frozen network (DistillTask.adversarial): on Shapes the attribute evaluator (its token features after
+// the patch embedding and after each transformer layer), on the 2D toy a frozen copy of the teacher MLP read at
+// sigma = 0 with the null label (its two hidden layers), the label's embedding standing in for the pooled text.
+//   features_k = layer k's features, [B, F] (Shapes: the mean over tokens, F = 96; toy: F = 128)
 //   D(x, c) = sum_k  w_k . features_k + b_k + <P_k pooled_text(c), features_k>     (a projection discriminator per layer,
 //                                                                                  Miyato & Koyama 2018)
 //   L_D = mean(relu(1 - D(real, c))) + mean(relu(1 + D(sg(x), c)))                (hinge)
 //   L_G = -(1 - s_anchor)^2 mean(D(x, c))      (weighted by the anchor: 0 at s = 1, 0.25 at s = 0.5, so the term acts
 //                                                on the later steps, which refine detail, not on the layout step)
 // The evaluator's parameters are frozen (requiresGrad false): gradients flow through it into x, never into it.
-import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import { Module } from '../nn/module';
 import { Linear } from '../nn/modules/basic';
@@ -18,6 +19,7 @@ import { mean, sum } from '../nn/ops/reduce';
 import { reshape } from '../nn/ops/shape';
 import type { Tensor } from '../nn/tensor';
 import { ModuleList } from '../nets/textEncoder';
+import type { AdversarialFeatures } from './task';
 
 export class FeatureDiscriminator extends Module {
   readonly heads: Linear[];
@@ -48,9 +50,9 @@ export function freeze(module: Module): void {
   for (const p of module.parameters()) p.requiresGrad = false;
 }
 
-/** D(image, text) through the frozen evaluator's layer features. */
-export function discriminate(evaluator: AttributeEvaluator, discriminator: FeatureDiscriminator, image: Tensor, text: Tensor): Tensor {
-  return discriminator.forward(evaluator.layerFeatures(image), text);
+/** D(x, text) through the task's frozen layer features. */
+export function discriminate(adversarial: AdversarialFeatures, discriminator: FeatureDiscriminator, x: Tensor, text: Tensor): Tensor {
+  return discriminator.forward(adversarial.features(x), text);
 }
 
 /** Hinge loss of the discriminator: mean(relu(1 - D(real))) + mean(relu(1 + D(fake))). */

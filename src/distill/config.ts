@@ -30,7 +30,7 @@ export interface DistillConfig {
   isgMargin: number;
   /** c of the pseudo-Huber loss. */
   pseudoHuberC: number;
-  /** Weight of the adversarial term on the frozen evaluator's features (0: off; Shapes only: distill/adversarial.ts). */
+  /** Weight of the adversarial term on a frozen network's features (0: off; distill/adversarial.ts): Shapes' evaluator, the toy's teacher copy. */
   ganWeight: number;
   /** Probability of backward simulation for the student's input (else real data noised to the anchor). */
   backwardSimulation: number;

@@ -106,10 +106,10 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     this.engine = task.teacher.engine;
     const adam = { lr: config.lr, beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay };
     if (config.ganWeight > 0) {
-      if (!task.adversarial) throw new Error(`the adversarial (GAN) term reads the attribute evaluator's features, which only the Shapes task has; run ${task.name} with --gan 0`);
-      const { evaluator, textDim } = task.adversarial;
-      freeze(evaluator);
-      this.discriminator = new FeatureDiscriminator(this.engine, evaluator.config.dim, evaluator.config.layers + 1, textDim, seed);
+      if (!task.adversarial) throw new Error(`the adversarial (GAN) term needs a frozen feature network, and this ${task.name} task was made without one; run it with --gan 0`);
+      const { network, featureDim, layers, textDim } = task.adversarial;
+      freeze(network);
+      this.discriminator = new FeatureDiscriminator(this.engine, featureDim, layers, textDim, seed);
       this.discriminatorOptimizer = new AdamW(this.engine, this.discriminator, adam);
     }
     this.generator = task.createNetwork();
@@ -165,7 +165,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       }
       let gan: Tensor | null = null;
       if (this.discriminator && task.adversarial) {
-        gan = adversarialGeneratorLoss(discriminate(task.adversarial.evaluator, this.discriminator, x, task.adversarial.text(condition)), (1 - sI) ** 2);
+        gan = adversarialGeneratorLoss(discriminate(task.adversarial, this.discriminator, x, task.adversarial.text(condition)), (1 - sI) ** 2);
         total = add(total, scale(gan, config.ganWeight));
       }
       backward(total);
@@ -200,11 +200,11 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       this.fakeOptimizer.zeroGrad();
       if (this.discriminator && this.discriminatorOptimizer && task.adversarial) {
         // Phase 3: the discriminator's hinge step, real renders against the generator's (detached) samples.
-        const { evaluator, text } = task.adversarial;
+        const adversarial = task.adversarial;
         const discriminator = this.discriminator;
         const readings = tidy(engine, () => {
-          const pooled = text(phase1.condition);
-          const loss = hingeDiscriminatorLoss(discriminate(evaluator, discriminator, phase1.real, pooled), discriminate(evaluator, discriminator, phase1.x, pooled));
+          const pooled = adversarial.text(phase1.condition);
+          const loss = hingeDiscriminatorLoss(discriminate(adversarial, discriminator, phase1.real, pooled), discriminate(adversarial, discriminator, phase1.x, pooled));
           backward(loss);
           return [loss, this.clip(discriminator)];
         });
@@ -326,6 +326,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   }
 
   dispose(): void {
+    if (this.discriminator) this.task.adversarial?.release?.();
     this.discriminatorOptimizer?.dispose();
     this.discriminator?.dispose();
     this.generatorOptimizer.dispose();

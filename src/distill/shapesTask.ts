@@ -60,7 +60,17 @@ export function shapesTask(teacher: ShapesDiT, textEncoder: TextEncoder, evaluat
       const v = teacher.forward(concat([x, x], 0), concat([sigma, sigma], 0), c.guided.states, c.guided.mask, c.guided.pooled);
       return cfgCombine(slice(v, 0, n, 2 * n), slice(v, 0, 0, n), guidance);
     },
-    adversarial: evaluator ? { evaluator, textDim: textEncoder.config.dim, text: (c) => c.pooled } : undefined,
+    adversarial: evaluator
+      ? {
+          description: 'the frozen attribute evaluator (token-mean features after the patch embedding and after each transformer layer)',
+          network: evaluator,
+          features: (x) => evaluator.layerFeatures(x),
+          featureDim: evaluator.config.dim,
+          layers: evaluator.config.layers + 1,
+          text: (c) => c.pooled,
+          textDim: textEncoder.config.dim,
+        }
+      : undefined,
     batch(seed, size) {
       const data = makeBatch(seed, size);
       return { condition: textCondition(textEncoder, data.captions), x0: fromArray(teacher.engine, [size, channels, imageSize, imageSize], data.images, 'f32', 'x0') };

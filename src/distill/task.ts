@@ -4,7 +4,6 @@
 // the loop only passes along (labels on the toy; the frozen text encoder's states on Shapes).
 import { eulerSigmas } from '../flow/schedule';
 import { sampleEuler } from '../flow/tensors';
-import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Module } from '../nn/module';
 import { fromArray, type Kept, noGrad, type Tensor, tidy } from '../nn/tensor';
 
@@ -28,12 +27,25 @@ export interface DistillTask<Net extends Module = Module, Condition extends Kept
   guidedVelocity(x: Tensor, sigma: Tensor, condition: Condition, guidance: number): Tensor;
   /** Conditions and real samples of `size` examples, a function of `seed` alone. Called inside a tidy scope. */
   batch(seed: number, size: number): DistillBatch<Condition>;
-  /** What the optional GAN term reads (Shapes only): the frozen feature network and the condition's pooled text. */
-  readonly adversarial?: {
-    evaluator: AttributeEvaluator;
-    textDim: number;
-    text(condition: Condition): Tensor;
-  };
+  /** What the optional GAN term reads: a frozen feature network's per-layer features and the condition's embedding. */
+  readonly adversarial?: AdversarialFeatures<Condition>;
+}
+
+/** The GAN term's view of a task (distill/adversarial.ts): the stand-in for the paper's frozen DINOv2. */
+export interface AdversarialFeatures<Condition extends Kept = Kept> {
+  /** Names the feature network in messages and docs. */
+  readonly description: string;
+  /** The feature network; the distiller freezes it (gradients pass through it into the samples, never into it). */
+  readonly network: Module;
+  /** Per-layer features [B, featureDim] of samples [B, ...sampleShape], `layers` of them. */
+  features(x: Tensor): Tensor[];
+  readonly featureDim: number;
+  readonly layers: number;
+  /** The condition as a vector [B, textDim] for the projection term (the pooled text; a label's embedding). */
+  text(condition: Condition): Tensor;
+  readonly textDim: number;
+  /** Frees what the task made for the GAN term (the distiller calls it on dispose); a network the caller passed in stays. */
+  release?(): void;
 }
 
 /**

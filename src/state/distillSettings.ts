@@ -7,11 +7,8 @@ import { ARMS, type ArmName, checkDistillConfig, DEFAULT_DISTILL_CONFIG, type Di
 import type { IsgLossKind } from '../distill/losses';
 import { type DistillTaskName, isToyTask, type RunIdentity, type RunSettings } from '../workers/distillApi';
 
-/** The arms the 2D toy can run: the GAN term needs the Shapes task's feature network. */
-export const TOY_ARMS = ['dmd', 'ida', 'isg', 'senseflow', 'pull-to-teacher'] as const satisfies readonly ArmName[];
-/** Every arm, in the order the presets show them. */
-export const SHAPES_ARMS = ['dmd', 'ida', 'isg', 'senseflow', 'gan', 'pull-to-teacher'] as const satisfies readonly ArmName[];
-export const armsFor = (task: DistillTaskName): readonly ArmName[] => (isToyTask(task) ? TOY_ARMS : SHAPES_ARMS);
+/** Every arm, in the order the presets show them; every task runs all of them (the GAN term's frozen features: Shapes' evaluator, a copy of the toy teacher). */
+export const PRESET_ARMS = ['dmd', 'ida', 'isg', 'senseflow', 'gan', 'pull-to-teacher'] as const satisfies readonly ArmName[];
 
 export const MAX_SEED = 2 ** 32 - 1;
 
@@ -80,17 +77,17 @@ export function withPreset(form: DistillForm, arm: ArmName): DistillForm {
 
 /**
  * The form for another task: its learning rate, batch, guidance and cadence (the toy's would not train Shapes, and
- * Shapes' would crawl on the toy); the recipe's knobs stay, except the GAN term, which the toy cannot run.
+ * Shapes' would crawl on the toy); the recipe's knobs stay.
  */
 export function withTask(form: DistillForm, task: DistillTaskName): DistillForm {
   if (task === form.task) return form;
-  return { ...form, ...taskFields(task), ...(isToyTask(task) ? { ganWeight: '0' } : {}) };
+  return { ...form, ...taskFields(task) };
 }
 
 /** The arm whose settings the form holds, or null ("custom") when the knobs match none. */
 export function activePreset(form: DistillForm): ArmName | null {
   return (
-    armsFor(form.task).find((arm) => {
+    PRESET_ARMS.find((arm) => {
       const fields = armFields(arm);
       return (
         Number(form.idaLambda) === Number(fields.idaLambda) &&
@@ -134,7 +131,6 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
   for (const field of Object.values(fields)) if ('error' in field) return field;
   const v = Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, (field as { value: number }).value])) as Record<keyof typeof fields, number>;
   if (v.guidanceMin > v.guidanceMax) return { error: `Guidance from (${v.guidanceMin}) must not be above Guidance to (${v.guidanceMax}).` };
-  if (isToyTask(form.task) && v.ganWeight > 0) return { error: `GAN weight must be 0 on the 2D toy (the GAN term reads the Shapes task's feature network), not "${form.ganWeight}".` };
   const config: DistillConfig = {
     ...DEFAULT_DISTILL_CONFIG,
     ...taskBase(form.task),

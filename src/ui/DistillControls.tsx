@@ -6,7 +6,7 @@ import { useId } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { type ArmName, ARMS } from '../distill/config';
 import { useDistill } from '../state/distill';
-import { activePreset, armsFor, type DistillForm, MAX_SEED } from '../state/distillSettings';
+import { activePreset, type DistillForm, MAX_SEED, PRESET_ARMS } from '../state/distillSettings';
 import { DISTILL_TASKS, type DistillTaskName, isToyTask } from '../workers/distillApi';
 
 const TASK_LABELS: Record<DistillTaskName, string> = { ring: '2D ring', grid: '2D grid', shapes: 'Shapes-32 (text to image)' };
@@ -22,7 +22,7 @@ const PRESET_NOTES: Record<ArmName, string> = {
   ida: 'DMD + Implicit Distribution Alignment: the fake score is pulled toward the generator after each generator step.',
   isg: 'DMD + Intra-Segment Guidance: the student learns each jump between its anchors from a teacher-guided target.',
   senseflow: 'DMD + IDA + ISG: the SenseFlow recipe.',
-  gan: 'SenseFlow + a GAN term: a discriminator on the frozen attribute evaluator\'s features tells real renders from the student\'s images.',
+  gan: "SenseFlow + a GAN term: a discriminator on a frozen network's features (Shapes: the attribute evaluator; the toy: a copy of the teacher) tells real data from the student's samples.",
   'pull-to-teacher': 'A control for IDA: the same pull, but toward the frozen teacher instead of the generator.',
 };
 const presetLabel = (arm: ArmName) => (arm === 'senseflow' ? 'SenseFlow' : ARMS[arm].label.replace(' (control for IDA)', ''));
@@ -96,20 +96,14 @@ export function DistillControls() {
       <fieldset className="presets" disabled={locked}>
         <legend>Preset</legend>
         <div className="preset-buttons">
-          {armsFor(task).map((arm) => (
+          {PRESET_ARMS.map((arm) => (
             <button key={arm} type="button" aria-pressed={preset === arm} title={PRESET_NOTES[arm]} onClick={() => applyPreset(arm)}>
               {presetLabel(arm)}
             </button>
           ))}
-          {isToyTask(task) && (
-            <button type="button" disabled title="The GAN term reads the Shapes task's feature network" aria-describedby="distill-gan-note">
-              {ARMS.gan.label}
-            </button>
-          )}
         </div>
         <p className="hint">
-          {preset ? PRESET_NOTES[preset] : 'Custom: the knobs under Advanced match no preset.'}{' '}
-          {isToyTask(task) && <span id="distill-gan-note">The GAN term needs the Shapes task (its feature network).</span>}
+          {preset ? PRESET_NOTES[preset] : 'Custom: the knobs under Advanced match no preset.'}
         </p>
       </fieldset>
 
@@ -145,12 +139,13 @@ export function DistillControls() {
             min={0}
             max={10}
             step={0.05}
-            disabled={locked || isToyTask(task)}
+            disabled={locked}
             hint={
               <>
-                Shapes only. Weight of the GAN term: projection heads on the frozen attribute evaluator&apos;s features form a discriminator
-                (hinge loss, trained every iteration); the generator minimises −D(x), weighted by (1 − s)² so it acts most where the student
-                starts from noise. 0 turns it off.
+                Weight of the GAN term: projection heads on a frozen network&apos;s layer features form a discriminator (hinge loss, trained
+                every iteration) that tells real data from the student&apos;s samples. Shapes reads the attribute evaluator; the 2D toy a frozen
+                copy of the teacher at σ = 0. The generator minimises −D(x), weighted by (1 − s)²: nothing at the first anchor (s = 1,
+                the layout step), most on the last steps, which refine detail. 0 turns it off.
               </>
             }
           />

@@ -192,8 +192,14 @@ describe('DistillSession', () => {
     await session.close(true);
   });
 
-  it('refuses settings the toy cannot run, naming them', { timeout: 60_000 }, async () => {
-    await expect(openRing(memoryStore(), false, [], { config: { ...settings.config, ganWeight: 0.1 } })).rejects.toThrow(/GAN term/);
+  it('runs the ring with the GAN term (its losses in the metrics), and refuses settings it cannot run, naming them', { timeout: 60_000 }, async () => {
+    const events: DistillEvent[] = [];
+    const { session } = await openRing(memoryStore(), false, events, { config: { ...settings.config, ganWeight: 0.1 } });
+    await session.step();
+    const [metrics] = ofType(events, 'progress')[0]!.metrics;
+    expect(Number.isFinite(metrics!.discriminatorLoss)).toBe(true);
+    expect(Number.isFinite(metrics!.discriminatorGradNorm)).toBe(true);
+    await session.close(true);
     await expect(openRing(memoryStore(), false, [], { config: { ...settings.config, idaLambda: 2 } })).rejects.toThrow(/idaLambda must be in \[0, 1\]/);
   });
 });

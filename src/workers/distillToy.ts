@@ -21,7 +21,6 @@ export const TOY_PROFILE_SAMPLES = 2048;
 export async function openToyRun(toy: ToyTeacher, settings: RunSettings, store: ReferenceStore, report: (event: DistillEvent) => void): Promise<PlaygroundRun> {
   // The page checked the settings already; checking again here names the bad one if a caller did not.
   const config = distillConfig(null, settings.config);
-  if (config.ganWeight > 0) throw new Error('The GAN term reads the attribute evaluator of the Shapes task; the 2D toy runs without it (GAN weight 0).');
   const task = toyTask(toy.teacher, toy.mixture);
   const distiller = new SenseFlowDistiller(task, config, settings.seed);
   try {
