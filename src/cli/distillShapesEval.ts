@@ -9,9 +9,7 @@ import { makeBatch } from '../data/dataset';
 import { referenceGuidance } from '../distill/toyEval';
 import { servedStepCounts } from '../distill/config';
 import type { SenseFlowDistiller } from '../distill/senseflow';
-import { textCondition, type TextCondition } from '../distill/shapesTask';
-import { teacherEuler } from '../distill/task';
-import { anchorSigmas } from '../flow/schedule';
+import { type ChunkDraw, imagesInChunks, studentChunks, teacherChunks, type TextCondition } from '../distill/shapesTask';
 import { evaluateImages, realFeatureStatistics } from '../eval/evaluate';
 import { frechetDistance, frechetDistanceFromStatistics, gaussianStatistics } from '../eval/frechet';
 import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
@@ -20,8 +18,6 @@ import type { TextEncoder } from '../nets/textEncoder';
 import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import { parameterDistance } from '../nn/params';
-import { randn } from '../nn/ops/random';
-import { type Tensor, tidy } from '../nn/tensor';
 import type { DistillOptions } from './distill';
 
 export const SHAPES_DISTILL_EVAL = { count: 100, teacherSteps: 50, realCount: 500, seed: 20261127, chunk: 50 } as const;
@@ -34,16 +30,7 @@ export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDisti
   const shape = task.sampleShape;
 
   // Images in chunks of `chunk` captions (each chunk its own noise seed), so memory stays small on CPU adapters.
-  const generate = async (draw: (captions: string[], seed: number) => Tensor): Promise<Float32Array> => {
-    const images = new Float32Array(count * shape.reduce((a, b) => a * b, 1));
-    for (let start = 0; start < count; start += chunk) {
-      const captions = data.captions.slice(start, start + chunk);
-      const out = draw(captions, SHAPES_DISTILL_EVAL.seed + start);
-      images.set(await out.read(), start * (images.length / count));
-      out.dispose();
-    }
-    return images;
-  };
+  const generate = (draw: ChunkDraw) => imagesInChunks(data.captions, shape, chunk, SHAPES_DISTILL_EVAL.seed, draw);
 
   const referencePath = join(options.out, 'teacher-reference.json');
   const key = { teacher: options.teacher, guidance, steps: SHAPES_DISTILL_EVAL.teacherSteps, count, seed: SHAPES_DISTILL_EVAL.seed };
@@ -55,9 +42,7 @@ export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDisti
     dim = cached.dim;
   } else {
     console.log(`[distill shapes] the teacher's reference: ${count} images, ${SHAPES_DISTILL_EVAL.teacherSteps} Euler steps, guidance ${guidance}`);
-    const images = await generate((captions, seed) =>
-      teacherEuler(task, () => textCondition(textEncoder, captions), () => randn(engine, [captions.length, ...shape], seed), SHAPES_DISTILL_EVAL.teacherSteps, guidance),
-    );
+    const images = await generate(teacherChunks(task, textEncoder, SHAPES_DISTILL_EVAL.teacherSteps, guidance));
     const readings = await evaluateImages(engine, evaluator, images, data.statements);
     teacherFeatures = readings.features;
     dim = readings.dim;
@@ -69,7 +54,7 @@ export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDisti
     async measure() {
       const steps: Record<string, { promptAccuracy: number; fdTeacher: number; fdReal: number }> = {};
       for (const n of servedStepCounts(distiller.config)) {
-        const images = await generate((captions, seed) => tidy(engine, () => distiller.sample(textCondition(textEncoder, captions), anchorSigmas(n, distiller.config.shift), seed, captions.length)));
+        const images = await generate(studentChunks(distiller, textEncoder, n));
         const result = await evaluateImages(engine, evaluator, images, data.statements);
         const features = { shape: [count, result.dim], data: result.features };
         steps[String(n)] = {

@@ -9,8 +9,11 @@ import type { AttributeEvaluator } from '../nets/evaluator';
 import type { TextEncoder } from '../nets/textEncoder';
 import { concat, slice } from '../nn/ops/shape';
 import { cloneParameters } from '../nn/params';
-import { fromArray, noGrad, type Tensor } from '../nn/tensor';
-import type { DistillTask } from './task';
+import { randn } from '../nn/ops/random';
+import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
+import { anchorSigmas } from '../flow/schedule';
+import type { SenseFlowDistiller } from './senseflow';
+import { type DistillTask, teacherEuler } from './task';
 
 export type TextCondition = {
   /** [B, L, D], [B, L], [B, D]: the captions' encoding. */
@@ -76,4 +79,38 @@ export function shapesTask(teacher: ShapesDiT, textEncoder: TextEncoder, evaluat
       return { condition: textCondition(textEncoder, data.captions), x0: fromArray(teacher.engine, [size, channels, imageSize, imageSize], data.images, 'f32', 'x0') };
     },
   };
+}
+
+/** Draws the images of one chunk of captions from one noise seed ([captions, 3, 32, 32], a kept tensor). */
+export type ChunkDraw = (captions: string[], seed: number) => Tensor;
+
+/**
+ * Images for `captions` in chunks of `chunk`, the chunk that starts at caption k drawn from noise seed `seed + k`
+ * (so the first captions' images do not depend on how many follow), read back into one host array: memory stays that
+ * of one chunk on the GPU. What the CLI's and the Distill tab's Shapes evaluations sample the teacher and student with.
+ */
+export async function imagesInChunks(captions: readonly string[], sampleShape: readonly number[], chunk: number, seed: number, draw: ChunkDraw): Promise<Float32Array> {
+  const perImage = sampleShape.reduce((a, b) => a * b, 1);
+  const images = new Float32Array(captions.length * perImage);
+  for (let start = 0; start < captions.length; start += chunk) {
+    const out = draw(captions.slice(start, start + chunk), seed + start);
+    try {
+      images.set(await out.read(), start * perImage);
+    } finally {
+      out.dispose();
+    }
+  }
+  return images;
+}
+
+/** The teacher's images for a chunk: `steps` Euler steps with guidance `guidance` from the chunk's seed. */
+export function teacherChunks(task: DistillTask<ShapesDiT, TextCondition>, textEncoder: TextEncoder, steps: number, guidance: number): ChunkDraw {
+  const engine = task.teacher.engine;
+  return (captions, seed) => teacherEuler(task, () => textCondition(textEncoder, captions), () => randn(engine, [captions.length, ...task.sampleShape], seed), steps, guidance);
+}
+
+/** The student's images for a chunk at `steps` anchors (its x0-renoise sampler) from the chunk's seed. */
+export function studentChunks(distiller: SenseFlowDistiller<ShapesDiT, TextCondition>, textEncoder: TextEncoder, steps: number): ChunkDraw {
+  const { engine, config } = distiller;
+  return (captions, seed) => tidy(engine, () => distiller.sample(textCondition(textEncoder, captions), anchorSigmas(steps, config.shift), seed, captions.length));
 }

@@ -12,19 +12,16 @@
 import { makeBatch } from '../data/dataset';
 import { servedStepCounts, distillConfig } from '../distill/config';
 import { SenseFlowDistiller } from '../distill/senseflow';
-import { shapesTask, textCondition } from '../distill/shapesTask';
-import { teacherEuler } from '../distill/task';
+import { type ChunkDraw, imagesInChunks, shapesTask, studentChunks, teacherChunks } from '../distill/shapesTask';
 import { profileSigmas, reconstructionProfile } from '../distill/timestepProfile';
 import { referenceGuidance } from '../distill/toyEval';
 import { evaluateImages } from '../eval/evaluate';
 import { frechetDistance } from '../eval/frechet';
 import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
-import { anchorSigmas } from '../flow/schedule';
 import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Module } from '../nn/module';
-import { randn } from '../nn/ops/random';
 import { parameterDistance } from '../nn/params';
-import { type Kept, type Tensor, tidy } from '../nn/tensor';
+import type { Kept } from '../nn/tensor';
 import type { DistillEvent, ImageGrid, RunSettings, ShapesEvaluation } from './distillApi';
 import { exportShapesDiT } from '../onnx/exportNets';
 import { cachedReference, exportGenerator, packProfile, type PlaygroundRun, type ReferenceStore, unpackProfile } from './distillRun';
@@ -74,17 +71,8 @@ export async function openShapesRun(
   const guidance = referenceGuidance(config);
 
   /** Images for `captions` in chunks, the chunk from caption k on from seed sizes.seed + k (so the grid's are the evaluation's first). */
-  const generate = async (captions: readonly string[], draw: (captions: string[], seed: number) => Tensor): Promise<Float32Array> => {
-    const images = new Float32Array(captions.length * perImage);
-    for (let start = 0; start < captions.length; start += sizes.chunk) {
-      const out = draw(captions.slice(start, start + sizes.chunk), sizes.seed + start);
-      images.set(await out.read(), start * perImage);
-      out.dispose();
-    }
-    return images;
-  };
-  const studentImages = (captions: readonly string[], steps: number) =>
-    generate(captions, (chunk, seed) => tidy(engine, () => distiller.sample(textCondition(textEncoder, chunk), anchorSigmas(steps, config.shift), seed, chunk.length)));
+  const generate = (captions: readonly string[], draw: ChunkDraw) => imagesInChunks(captions, task.sampleShape, sizes.chunk, sizes.seed, draw);
+  const studentImages = (captions: readonly string[], steps: number) => generate(captions, studentChunks(distiller, textEncoder, steps));
 
   try {
     // The teacher's images and their features, in one cached array: [features (count x dim) | images (grid) | prompt accuracy].
@@ -95,9 +83,7 @@ export async function openShapesRun(
       `Sampling the teacher (${sizes.evalCaptions} captions, ${sizes.teacherSteps} Euler steps at guidance ${guidance}; once per teacher and guidance)`,
       report,
       async () => {
-        const images = await generate(data.captions, (chunk, seed) =>
-          teacherEuler(task, () => textCondition(textEncoder, chunk), () => randn(engine, [chunk.length, channels, imageSize, imageSize], seed), sizes.teacherSteps, guidance),
-        );
+        const images = await generate(data.captions, teacherChunks(task, textEncoder, sizes.teacherSteps, guidance));
         const readings = await evaluateImages(engine, evaluator, images, data.statements);
         const packed = new Float32Array(readings.features.length + gridCaptions.length * perImage + 1);
         packed.set(readings.features);
