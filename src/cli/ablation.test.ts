@@ -74,7 +74,7 @@ describe('ablation plan', () => {
   it('adds the stress arms and the TTUR x lambda sweep, sharing the runs of identical settings', () => {
     const settings = ablationSettings('toy2d', ['dmd', 'senseflow'], true);
     expect(settings.map((s) => s.name)).toEqual([
-      'dmd', 'senseflow', 'stress/dmd', 'stress/senseflow',
+      'dmd', 'senseflow', 'stress/dmd', 'stress/isg', 'stress/senseflow', 'stress/pull-to-teacher',
       'stress/ttur1-ida-off', 'stress/ttur1-ida0.9', 'stress/ttur1-ida0.97', 'stress/ttur5-ida-off', 'stress/ttur5-ida0.9', 'stress/ttur5-ida0.97',
     ]);
     // TTUR 5 without IDA and ISG is the stress regime's DMD arm: the same runs.
@@ -82,7 +82,7 @@ describe('ablation plan', () => {
     expect(settings.filter((s) => s.folder !== s.name)).toHaveLength(1);
     const options = parseAblationOptions(['toy2d', '--arms', 'dmd,senseflow', '--stress', '--seeds', '2', '--out', '/r']);
     const runs = plannedRuns(options, settings);
-    expect(runs).toHaveLength(9 * 2);
+    expect(runs).toHaveLength(11 * 2);
     const sweep = runs.find((r) => r.setting.name === 'stress/ttur1-ida0.9' && r.seed === 2)!;
     expect(sweep.dir).toBe('/r/toy2d/stress/ttur1-ida0.9/seed2');
     expect(distillArgv(options, sweep, false).join(' ')).toBe(

@@ -25,11 +25,14 @@ export const ABLATION_DEFAULTS = {
   docs: 'docs',
 } as const;
 
-/** The stress regime: the hard mixture, high guidance; its arms, then the sweep (no ISG, to isolate TTUR x lambda). */
+/**
+ * The stress regime: the hard mixture, high guidance; its arms, then the sweep (no ISG, to isolate TTUR x lambda). +IDA
+ * alone is the sweep's TTUR 5 x lambda 0.97 cell; the control arm tells IDA from damping, +ISG says where ISG's gain is.
+ */
 export const STRESS = {
   teacher: 'models/toy2d/grid',
   guidance: '3',
-  arms: ['dmd', 'senseflow'] as ArmName[],
+  arms: ['dmd', 'isg', 'senseflow', 'pull-to-teacher'] as ArmName[],
   ttur: [1, 5],
   idaLambda: ['off', '0.9', '0.97'],
 } as const;
@@ -43,8 +46,9 @@ export const ABLATION_USAGE = `usage: npm run ablation -- toy2d|shapes [--seeds 
   of the teacher MLP, on shapes the attribute evaluator).
   toy2d: --steps ${ABLATION_DEFAULTS.toy2d.steps} --eval-every ${ABLATION_DEFAULTS.toy2d.evalEvery} by default: 2 to 3 minutes a run on 2 CPU cores, about half an hour in all.
          --stress adds the grid mixture at guidance 3: arms ${STRESS.arms.join(', ')}, and TTUR {${STRESS.ttur.join(', ')}} x IDA lambda
-         {${STRESS.idaLambda.join(', ')}} without ISG, into <out>/toy2d/stress/: 21 more runs (one sweep cell is the dmd arm's runs),
-         slower ones (about 5 iterations/s on 2 CPU cores): some 2 hours at the default length.
+         {${STRESS.idaLambda.join(', ')}} without ISG, into <out>/toy2d/stress/: ${STRESS.arms.length + STRESS.ttur.length * STRESS.idaLambda.length - 1} more settings x seeds (one sweep cell is the dmd arm's runs),
+         slower ones (on 2 CPU cores about 7 iterations/s at TTUR 5 and 4 at TTUR 1, evaluations included): about
+         1 hour at --steps 600, some 2.5 hours at the default length.
   shapes: --steps ${ABLATION_DEFAULTS.shapes.steps} --eval-every ${ABLATION_DEFAULTS.shapes.evalEvery} by default, a smoke test: a Shapes iteration is several DiT
          passes, so meaningful lengths (1,000+ iterations x 18 runs) need a GPU adapter (--adapter default).
   --resume     keeps finished runs (config.json iterations == --steps) and continues unfinished ones from their
