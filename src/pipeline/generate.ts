@@ -29,7 +29,7 @@ import { levelsFor, planSampler, SAMPLER_NAMES, type SamplerName } from './gener
 import { type DenoiseCall, runSampler, type StepReport, throwIfAborted } from './generateSampler';
 import { createSession, type OrtSession, type SessionOptions } from './generateSession';
 import { GpuOutputs } from './generateBuffers';
-import { affineGraphModel, StepGraphs } from './generateStepGraph';
+import { affineGraphModel, HostSteps, type StepRunner, StepGraphs } from './generateStepGraph';
 import { DEFAULT_POINT_COUNT, isPointsModel, LabelConditioner, labelIndex, MAX_POINT_COUNT, pointsPicture, pointsSampleShape, reshapeOnHost } from './generatePoints';
 import { type EncodedText, inputType, numberTensor, TextConditioner, withExternalData } from './generateText';
 import { imageSeed, isSeed } from './noise';
@@ -232,7 +232,7 @@ export class Pipeline {
     readonly provider: ExecutionProvider,
     private readonly conditioner: Conditioner,
     private readonly denoiser: OrtSession,
-    private readonly stepGraphs: StepGraphs,
+    private readonly stepGraphs: StepRunner,
     private readonly decoder: { session: OrtSession; affine: OrtSession } | null,
     /** [channels, height, width] of the denoised sample (a points bundle: [DEFAULT_POINT_COUNT, 2, 1]). */
     readonly sampleShape: readonly [number, number, number],
@@ -263,7 +263,8 @@ export class Pipeline {
       sessions.push(session);
       return session;
     };
-    const stepGraphs = new StepGraphs(ort, sessionOptions);
+    // Where every tensor comes back to the host (wasm; points), the update runs there too: one ORT call less per step.
+    const stepGraphs: StepRunner = provider === 'wasm' || drawsPoints ? new HostSteps(ort) : new StepGraphs(ort, sessionOptions);
     try {
       const denoiser = await open(manifest.denoiser.onnx, manifest.denoiser.externalData);
       const sampleType = inputType(denoiser, manifest.denoiser.inputs.sample);

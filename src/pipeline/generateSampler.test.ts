@@ -10,7 +10,7 @@ import type { Ort } from '../onnx/exportOrt';
 import { LatestWins } from './generateLatest';
 import { alphaBar, levelsFor, planSampler, type SamplerName, trailingTimesteps } from './generatePlan';
 import { type DenoiseCall, runSampler, type SamplerOutput } from './generateSampler';
-import { StepGraphs } from './generateStepGraph';
+import { HostSteps, StepGraphs } from './generateStepGraph';
 import { gaussianNoise, imageSeed, NoiseStream } from './noise';
 
 const ort = ortModule as unknown as Ort;
@@ -217,6 +217,38 @@ describe('the sampler paths against fake denoisers', () => {
     const manual = eulerStep(gaussianNoise(3, SIZE), affineFake(gaussianNoise(3, SIZE), 1), 1, 0.5);
     const expected = x0FromVelocity(manual, affineFake(manual, 0.5), 0.5);
     expect(maxAbsDiff(single.image, expected)).toBeLessThan(1e-5);
+  });
+});
+
+describe('the sampler update on the host', () => {
+  it('gives exactly the step graph numbers for every variant (guided, renoise), coefficients of any sign', async () => {
+    const host = new HostSteps(ort);
+    const k = { level: 0.6, a: 0.37, b: -1.3, c: 1.0000001, d: -0.21, f: 0.45 };
+    for (const guided of [false, true]) {
+      for (const renoise of [false, true]) {
+        const images = 3;
+        const rows = guided ? 2 * images : images;
+        const fill = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + seed) * (1 + (i % 7)));
+        const x = new ort.Tensor('float32', fill(rows * SIZE, 1), [rows, ...SHAPE]);
+        const prediction = new ort.Tensor('float32', fill(rows * SIZE, 2), [rows, ...SHAPE]);
+        const noise = renoise ? new ort.Tensor('float32', fill(images * SIZE, 3), [images, ...SHAPE]) : undefined;
+        const graph = await stepGraphs.run({ guided, renoise }, x, prediction, 4.3, k, noise);
+        const onHost = await host.run({ guided, renoise }, x, prediction, 4.3, k, noise);
+        for (const name of ['next', 'x0'] as const) {
+          expect(onHost[name].dims, `${name}, guided ${guided}, renoise ${renoise}`).toEqual(graph[name].dims);
+          expect(Array.from(onHost[name].data as Float32Array), `${name}, guided ${guided}, renoise ${renoise}`).toEqual(Array.from(graph[name].data as Float32Array));
+        }
+      }
+    }
+  });
+
+  it('refuses GPU tensors and a renoise step without noise', async () => {
+    const host = new HostSteps(ort);
+    const x = new ort.Tensor('float32', new Float32Array(SIZE), [1, ...SHAPE]);
+    const k = { level: 1, a: 1, b: -1, c: 0, d: 0, f: 0 };
+    await expect(host.run({ guided: false, renoise: true }, x, x, 1, k)).rejects.toThrow('a renoise step needs its fresh noise');
+    const onGpu = { ...x, location: 'gpu-buffer' } as unknown as typeof x;
+    await expect(host.run({ guided: false, renoise: false }, onGpu, x, 1, k)).rejects.toThrow('HostSteps needs host tensors, got x on gpu-buffer');
   });
 });
 

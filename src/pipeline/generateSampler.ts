@@ -5,7 +5,7 @@
 // between steps; every tensor made here is disposed on every path out.
 import type { Ort } from '../onnx/exportOrt';
 import type { SamplerPlan } from './generatePlan';
-import type { StepGraphs } from './generateStepGraph';
+import type { StepRunner } from './generateStepGraph';
 import type { GpuOutputs } from './generateBuffers';
 import { NoiseStream } from './noise';
 
@@ -26,7 +26,7 @@ export interface StepReport {
 
 export interface SamplerRun {
   ort: Ort;
-  stepGraphs: StepGraphs;
+  stepGraphs: StepRunner;
   plan: SamplerPlan;
   /** Classifier-free guidance weight; the batch is doubled (text, null) when `guided`. */
   guidance: number;
