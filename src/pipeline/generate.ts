@@ -315,7 +315,7 @@ export class Pipeline {
     }
     const points = request.points ?? DEFAULT_POINT_COUNT;
     if (!Number.isInteger(points) || points < 1 || points > MAX_POINT_COUNT) throw new Error(`points must be an integer from 1 to ${MAX_POINT_COUNT}, got ${points}`);
-    return { ...settings, prompt: manifest.labels![labelIndex(manifest, request.prompt)]!, points };
+    return { ...settings, prompt: this.resolvePrompt(request.prompt), points };
   }
 
   /** A prompt as the images name it (a points bundle's label as the manifest spells it); throws for an unknown label. */
