@@ -169,17 +169,15 @@ function summarize(model: string, results: GenerateResult[], idleReads: readonly
   };
 }
 
+/** The buffers idleRead reads, one per image shape, kept for the page's life. */
+let readProbe: Promise<GpuOutputs> | undefined;
+
 /** WebGPU: ms to read one image of `pipeline` back from a GPU buffer on ORT's device, with nothing queued before it. */
 async function idleRead(ort: Ort, pipeline: Pipeline): Promise<number> {
-  const probe = await GpuOutputs.create(ort);
-  try {
-    const tensor = probe.tensor('probe', [1, ...pipeline.sampleShape]);
-    const started = performance.now();
-    await tensor.getData();
-    return performance.now() - started;
-  } finally {
-    probe.release();
-  }
+  const tensor = (await (readProbe ??= GpuOutputs.create(ort))).tensor('probe', [1, ...pipeline.sampleShape]);
+  const started = performance.now();
+  await tensor.getData();
+  return performance.now() - started;
 }
 
 /** The teacher's generations with pooled outputs (`pooled`) against a pipeline whose outputs ORT allocates, alternating. */

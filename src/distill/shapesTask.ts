@@ -63,9 +63,9 @@ export function shapesTask(teacher: ShapesDiT, textEncoder: TextEncoder, evaluat
       const v = teacher.forward(concat([x, x], 0), concat([sigma, sigma], 0), c.guided.states, c.guided.mask, c.guided.pooled);
       return cfgCombine(slice(v, 0, n, 2 * n), slice(v, 0, 0, n), guidance);
     },
+    // The GAN term's features: the frozen evaluator's token means after the patch embedding and after each layer.
     adversarial: evaluator
       ? {
-          description: 'the frozen attribute evaluator (token-mean features after the patch embedding and after each transformer layer)',
           network: evaluator,
           features: (x) => evaluator.layerFeatures(x),
           featureDim: evaluator.config.dim,

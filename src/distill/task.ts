@@ -33,8 +33,6 @@ export interface DistillTask<Net extends Module = Module, Condition extends Kept
 
 /** The GAN term's view of a task (distill/adversarial.ts): the stand-in for the paper's frozen DINOv2. */
 export interface AdversarialFeatures<Condition extends Kept = Kept> {
-  /** Names the feature network in messages and docs. */
-  readonly description: string;
   /** The feature network; the distiller freezes it (gradients pass through it into the samples, never into it). */
   readonly network: Module;
   /** Per-layer features [B, featureDim] of samples [B, ...sampleShape], `layers` of them. */

@@ -48,7 +48,6 @@ function toyAdversarial(teacher: Toy2DTeacher, released: () => void): Adversaria
   const network = new Toy2DTeacher(engine, teacher.config);
   cloneParameters(teacher, network);
   return {
-    description: "a frozen copy of the teacher MLP (its two hidden layers at sigma = 0 under the null label; the label's embedding for the projection)",
     network,
     features(x) {
       const n = x.shape[0]!;

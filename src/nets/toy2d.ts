@@ -38,16 +38,11 @@ export class Toy2DTeacher extends Module {
   }
 
   forward(sample: Tensor, sigma: Tensor, label: Tensor): Tensor {
-    const [hidden] = this.hidden(sample, sigma, label).slice(-1) as [Tensor];
-    return this.layers[2]!.forward(hidden);
+    return this.layers[2]!.forward(this.layerFeatures(sample, sigma, label)[1]);
   }
 
   /** The two hidden layers' activations [B, hidden] (after SiLU): the features the toy's GAN term reads. */
-  layerFeatures(sample: Tensor, sigma: Tensor, label: Tensor): Tensor[] {
-    return this.hidden(sample, sigma, label);
-  }
-
-  private hidden(sample: Tensor, sigma: Tensor, label: Tensor): [Tensor, Tensor] {
+  layerFeatures(sample: Tensor, sigma: Tensor, label: Tensor): [Tensor, Tensor] {
     const batch = sample.shape[0]!;
     if (sample.dtype !== 'f32' || sample.rank !== 2 || sample.shape[1] !== 2) throw new Error(`Toy2DTeacher: sample must be f32 [batch, 2], got ${sample.dtype} ${sample.describe()}`);
     if (sigma.dtype !== 'f32' || sigma.rank !== 1 || sigma.shape[0] !== batch) throw new Error(`Toy2DTeacher: sigma must be f32 [${batch}], got ${sigma.dtype} ${sigma.describe()}`);
