@@ -27,6 +27,11 @@ describe('parsePretrainOptions', () => {
     const options = parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--lr', '1e-3', '--lr-decay', 'cosine', '--sigma-shift', '3']);
     expect([options.lr, options.lrDecay, options.sigmaShift]).toEqual([1e-3, 'cosine', 3]);
   });
+  it('reads the toy mixture to train, refusing another name', () => {
+    expect(parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--mixture', 'grid']).mixture).toBe('grid');
+    expect(parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x']).mixture).toBeUndefined();
+    expect(() => parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--mixture', 'spiral'])).toThrow('--mixture must be ring or grid, got "spiral"');
+  });
   it('reads a time budget in minutes, refusing a non-positive one', () => {
     const options = parsePretrainOptions(['--seed', '1', '--steps', '9', '--out', 'x', '--max-minutes', '6.5']);
     expect(maxSeconds(options)).toBe(390);

@@ -20,6 +20,8 @@ export interface PretrainOptions {
   lr?: number;
   /** Learning-rate decay after warm-up (default: the model's; 'constant' keeps the peak). */
   lrDecay?: 'constant' | 'cosine';
+  /** toy2d only: train this mixture's teacher alone (default: ring, then grid). */
+  mixture?: 'ring' | 'grid';
   /** Shapes only: training noise levels s -> shift(s, k) after the logit-normal draw (default 1: none). */
   sigmaShift?: number;
   /** The flags as given (for provenance). */
@@ -32,7 +34,7 @@ export class UsageError extends Error {}
 
 export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator --seed S --steps N --out DIR
          [--batch B] [--adapter llvmpipe|swiftshader|default] [--resume] [--checkpoint-every K] [--log-every K]
-         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M]`;
+         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)]`;
 
 function integer(value: string | undefined, name: string, minimum: number): number | undefined {
   if (value === undefined) return undefined;
@@ -65,6 +67,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
         'lr-decay': { type: 'string' },
         'sigma-shift': { type: 'string' },
         'max-minutes': { type: 'string' },
+        mixture: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -101,6 +104,10 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
     const k = Number(values['sigma-shift']);
     if (!(k > 0 && Number.isFinite(k))) throw new UsageError(`--sigma-shift must be a positive number, got "${values['sigma-shift']}"`);
     options.sigmaShift = k;
+  }
+  if (values.mixture !== undefined) {
+    if (values.mixture !== 'ring' && values.mixture !== 'grid') throw new UsageError(`--mixture must be ring or grid, got "${values.mixture}"`);
+    options.mixture = values.mixture;
   }
   if (values['max-minutes'] !== undefined) {
     const m = Number(values['max-minutes']);

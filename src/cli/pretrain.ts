@@ -27,6 +27,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!model || !Object.hasOwn(MODELS, model)) throw new UsageError(`pretrain: the first argument must be one of ${Object.keys(MODELS).join(', ')}, got ${JSON.stringify(model ?? '')}`);
     const options = parsePretrainOptions(rest);
     if (options.maxMinutes !== undefined && model !== 'shapes') throw new UsageError(`--max-minutes is supported for shapes only (the long run); ${model} runs to --steps`);
+    if (options.mixture !== undefined && model !== 'toy2d') throw new UsageError(`--mixture is for toy2d (one teacher per mixture); ${model} has none`);
     await MODELS[model]!(options);
     return 0;
   } catch (error) {

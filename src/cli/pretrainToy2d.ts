@@ -14,7 +14,7 @@ import { type GaussianMixture2D, GRID, modeCoverage, RING } from '../data/toy2d'
 import { eulerSigmas } from '../flow/schedule';
 import { cfgCombine, flowMatchingLoss, noiseTo, sampleEuler } from '../flow/tensors';
 import { logitNormalSigmas } from '../flow/timesteps';
-import { Toy2DTeacher } from '../nets/toy2d';
+import { type Toy2DConfig, Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
 import { AdamW } from '../nn/optim';
 import { cloneParameters } from '../nn/params';
@@ -33,10 +33,16 @@ export const TOY2D_TRAINING = { batch: 512, lr: 1e-3, warmupSteps: 100, emaDecay
 export const TOY2D_MIXTURES: readonly GaussianMixture2D[] = [RING, GRID];
 
 /**
- * Hidden width per mixture: the grid's 25 modes, 20 std apart, need a velocity field that turns sharply between
- * neighbouring modes at low noise; at width 128 (12,000 steps) 60% of its samples fell between modes.
+ * The network per mixture. RING: a plain MLP of width 128. GRID: 25 modes 20 std apart need a velocity field that
+ * turns sharply between neighbouring modes at low noise, and an MLP on raw coordinates learns such a field slowly
+ * (spectral bias): width 128 left 60% of its samples between modes after 12,000 steps, width 256 still 53%. Sinusoidal
+ * features of each coordinate (16 per axis, angular frequencies 0.5 to 16) brought that to 7% in 8,000 steps at width
+ * 128 (docs/ARCHITECTURE.md, "The bundled models").
  */
-export const TOY2D_HIDDEN: Readonly<Record<string, number>> = { ring: 128, grid: 256 };
+export const TOY2D_NETS: Readonly<Record<GaussianMixture2D['name'], Omit<Toy2DConfig, 'labels' | 'embeddingDim'>>> = {
+  ring: { hidden: 128 },
+  grid: { hidden: 256, coordinateFeatures: 16, coordinateScale: 16, coordinatePeriod: 32 },
+};
 
 /** A training batch of mixture points with labels (host arrays), drawn from `seed`. */
 export function toyBatch(mixture: GaussianMixture2D, batch: number, seed: number) {
@@ -83,9 +89,10 @@ export async function pretrainToy2d(engine: Engine, options: PretrainOptions): P
   const batch = options.batch ?? TOY2D_TRAINING.batch;
   const teachers = new Map<string, Toy2DTeacher>();
   for (const [index, mixture] of TOY2D_MIXTURES.entries()) {
+    if (options.mixture && options.mixture !== mixture.name) continue;
     const out = join(options.out, mixture.name);
     mkdirSync(out, { recursive: true });
-    const config = { labels: mixture.labels.length, hidden: TOY2D_HIDDEN[mixture.name] ?? 128 };
+    const config = { labels: mixture.labels.length, ...TOY2D_NETS[mixture.name] };
     const seed = options.seed;
     const model = new Toy2DTeacher(engine, config, seed * 16 + index);
     const ema = new Toy2DTeacher(engine, config, seed * 16 + index);

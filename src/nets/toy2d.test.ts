@@ -45,6 +45,43 @@ describe('Toy2DTeacher', () => {
     model.dispose();
   });
 
+  it('with coordinate features: sin/cos of each coordinate widen the first layer, and the sample gets its gradient', async () => {
+    const config = { labels: 11, hidden: 32, coordinateFeatures: 6, coordinateScale: 16, coordinatePeriod: 32 };
+    const model = new Toy2DTeacher(engine, config, 4);
+    expect(model.namedParameters().find(([name]) => name === 'mlp.layers.0.weight')![1].shape).toEqual([2 + 2 * 6 + 2 * 64, 32]);
+    // d(mean v^2)/d sample from the tape against central differences of the forward (f32, so a loose tolerance).
+    const points = [0.31, -1.7, 2.05, 0.4, -0.93, 1.12];
+    const sigma = [0.05, 0.5, 0.9];
+    const labels = [1, 6, 0];
+    const total = async (xs: number[]) => {
+      const [out] = noGrad(engine, () => tidy(engine, () => [model.forward(fromArray(engine, [3, 2], xs), fromArray(engine, [3], sigma), fromArray(engine, [3], labels, 'u32'))]));
+      const v = await out!.read();
+      out!.dispose();
+      return v.reduce((a, b) => a + b * b, 0) / v.length;
+    };
+    const [dSample] = tidy(engine, () => {
+      const sample = fromArray(engine, [3, 2], points);
+      sample.requiresGrad = true;
+      const loss = mseLoss(model.forward(sample, fromArray(engine, [3], sigma), fromArray(engine, [3], labels, 'u32')), fromArray(engine, [3, 2], new Array<number>(6).fill(0)));
+      return [backward(loss).get(sample)!];
+    });
+    const grad = await dSample!.read();
+    dSample!.dispose();
+    const h = 1e-2;
+    for (let i = 0; i < points.length; i++) {
+      const up = [...points];
+      const down = [...points];
+      up[i]! += h;
+      down[i]! -= h;
+      const numeric = ((await total(up)) - (await total(down))) / (2 * h);
+      expect(grad[i], `d/d sample[${i}]`).toBeCloseTo(numeric, 1);
+    }
+    expect(grad.some((g) => Math.abs(g) > 1e-3)).toBe(true);
+    model.dispose();
+    expect(() => new Toy2DTeacher(engine, { coordinateFeatures: 1.5 })).toThrow('coordinateFeatures must be an integer >= 0, got 1.5');
+    expect(() => new Toy2DTeacher(engine, { coordinateFeatures: 4 })).toThrow('needs a positive coordinateScale and coordinatePeriod');
+  });
+
   it('refuses float labels and mismatched batches, naming the input', () => {
     const model = new Toy2DTeacher(engine, {}, 3);
     tidy(engine, () => {

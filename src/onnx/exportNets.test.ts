@@ -140,8 +140,11 @@ describe(`exported nets match the engine (ORT ${providers.join(' and ')})`, () =
     net.dispose();
   });
 
-  it('Toy2DTeacher', async () => {
-    const net = new Toy2DTeacher(engine, { labels: 5 }, 3);
+  it.each([
+    ['Toy2DTeacher', {}],
+    ['Toy2DTeacher with coordinate features', { coordinateFeatures: 16, coordinateScale: 16, coordinatePeriod: 32 }],
+  ])('%s', async (_, extra) => {
+    const net = new Toy2DTeacher(engine, { labels: 5, ...extra }, 3);
     randomizeParameters(net, 33, 0.1);
     const model = exportToy2DTeacher(net, await readParameters(net));
     expect(interfaceOf(model)).toEqual({

@@ -121,7 +121,11 @@ export function exportToy2DTeacher(net: Toy2DTeacher, values: ParameterValues): 
   const sigma = g.input(names.inputs.sigma, DataType.FLOAT, [BATCH]);
   const label = g.input(names.inputs.label, DataType.INT64, [BATCH]);
   const labelFeatures = g.scope('labelEmbedding', () => g.op('Gather', [g.parameter(net.labelEmbedding.weight), label], [attr.int('axis', 0)]));
-  let h = g.concat([sample, timestepFeaturesGraph(g, sigma, net.config.embeddingDim), labelFeatures], 1);
+  const c = net.config;
+  const coordinates = c.coordinateFeatures
+    ? [0, 1].map((axis) => g.scope(`coordinates.${axis}`, () => timestepFeaturesGraph(g, g.gatherIndex(sample, 1, axis), c.coordinateFeatures!, { scale: c.coordinateScale, maxPeriod: c.coordinatePeriod })))
+    : [];
+  let h = g.concat([sample, ...coordinates, timestepFeaturesGraph(g, sigma, c.embeddingDim), labelFeatures], 1);
   const activations = ['silu', 'silu', 'none'] as const;
   net.layers.forEach((layer, i) => (h = g.scope(`mlp.layers.${i}`, () => linearGraph(g, layer, h, activations[i] ?? 'none'))));
   g.output(h, names.outputs.velocity, DataType.FLOAT, [BATCH, 2]);
