@@ -9,7 +9,6 @@
 // draws from): per-attribute accuracy against the scenes, prompt accuracy against the captions, and the Frechet
 // distance between two independent sets of 2,000 real renders (the floor of our FID).
 // Writes <out>/evaluator.safetensors, <out>/evaluator.json, <out>/loss.csv, and <out>/checkpoint/ for --resume.
-import { execSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBatch } from '../data/dataset';
@@ -26,6 +25,7 @@ import { loadModule, saveModule } from '../nn/safetensors';
 import { backward, fromArray, type Tensor, tidy } from '../nn/tensor';
 import { checkSameRun, parseOptimizerState, readCheckpointState, type Trainable, type TrainingState, writeCheckpoint } from './checkpoint';
 import { adapterLabel, openEngine } from './engine';
+import { gitCommit } from './git';
 import { emaDecayAt, formatDuration } from './trainLoop';
 
 export const EVALUATOR_TRAINING = { batch: 64, lr: 1e-3, weightDecay: 0.01, warmupSteps: 200, decayFraction: 0.2, emaDecay: 0.999 } as const;
@@ -221,11 +221,3 @@ function formatAccuracy(a: SceneAccuracy): string {
   return (['background', 'presence', 'position', 'color', 'shape', 'size', 'exact'] as const).map((key) => `${key} ${percent(a[key])}`).join(', ');
 }
 
-
-function gitCommit(): string | null {
-  try {
-    return execSync('git rev-parse HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}

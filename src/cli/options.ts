@@ -20,6 +20,8 @@ export interface PretrainOptions {
   lr?: number;
   /** Learning-rate decay after warm-up (default: the model's; 'constant' keeps the peak). */
   lrDecay?: 'constant' | 'cosine';
+  /** Shapes only: start from this teacher's weights (a bundle or a pretraining run folder) instead of random ones. */
+  initFrom?: string;
   /** toy2d only: train this mixture's teacher alone (default: ring, then grid). */
   mixture?: 'ring' | 'grid';
   /** Shapes only: training noise levels s -> shift(s, k) after the logit-normal draw (default 1: none). */
@@ -34,7 +36,7 @@ export class UsageError extends Error {}
 
 export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator --seed S --steps N --out DIR
          [--batch B] [--adapter llvmpipe|swiftshader|default] [--resume] [--checkpoint-every K] [--log-every K]
-         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)]`;
+         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)] [--init-from DIR (shapes)]`;
 
 function integer(value: string | undefined, name: string, minimum: number): number | undefined {
   if (value === undefined) return undefined;
@@ -68,6 +70,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
         'sigma-shift': { type: 'string' },
         'max-minutes': { type: 'string' },
         mixture: { type: 'string' },
+        'init-from': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -105,6 +108,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
     if (!(k > 0 && Number.isFinite(k))) throw new UsageError(`--sigma-shift must be a positive number, got "${values['sigma-shift']}"`);
     options.sigmaShift = k;
   }
+  if (values['init-from'] !== undefined) options.initFrom = values['init-from'];
   if (values.mixture !== undefined) {
     if (values.mixture !== 'ring' && values.mixture !== 'grid') throw new UsageError(`--mixture must be ring or grid, got "${values.mixture}"`);
     options.mixture = values.mixture;

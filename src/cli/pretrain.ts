@@ -28,6 +28,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const options = parsePretrainOptions(rest);
     if (options.maxMinutes !== undefined && model !== 'shapes') throw new UsageError(`--max-minutes is supported for shapes only (the long run); ${model} runs to --steps`);
     if (options.mixture !== undefined && model !== 'toy2d') throw new UsageError(`--mixture is for toy2d (one teacher per mixture); ${model} has none`);
+    if (options.initFrom !== undefined && model !== 'shapes') throw new UsageError(`--init-from is supported for shapes only; ${model} trains from scratch in minutes`);
     await MODELS[model]!(options);
     return 0;
   } catch (error) {

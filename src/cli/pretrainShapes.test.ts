@@ -10,7 +10,8 @@ import { loadModule, parseSafetensors } from '../nn/safetensors';
 import { testEngine } from '../nn/testing';
 import { readBytes } from './checkpoint';
 import type { PretrainOptions } from './options';
-import { pretrainShapes } from './pretrainShapes';
+import { pretrainShapes, readInitialTeacher } from './pretrainShapes';
+import { ShapesTextToImage } from './shapesModel';
 
 let engine: Engine;
 const dirs: string[] = [];
@@ -65,4 +66,36 @@ describe('pretrainShapes', () => {
     }
     dit.dispose();
   }, 300_000); // three short runs and 50 sampling steps: ~30 s on llvmpipe, several times that on SwiftShader
+
+  it('--init-from starts from a run\'s or a bundle\'s weights, counts its steps, and refuses a misfit', async () => {
+    const source = temporary();
+    const first = await pretrainShapes(engine, options(2), { config: TINY, sampleCaptions: [] });
+    temporary();
+    // A learning rate of 1e-20 leaves the weights where they start: the new run's EMA is the source's.
+    const next = await pretrainShapes(engine, { ...options(1), lr: 1e-20, initFrom: source }, { config: TINY, sampleCaptions: [] });
+    const written = JSON.parse(readFileSync(join(dirs.at(-1)!, 'config.json'), 'utf8')).training;
+    expect(written.steps).toBe(3);
+    expect(written.initialisedFrom).toMatchObject({ path: source, steps: 2 });
+    const [a, b] = [await first.ema.parameters()[5]!.read(), await next.ema.parameters()[5]!.read()];
+    Array.from(b).forEach((value, i) => expect(value).toBeCloseTo(a[i]!, 6));
+    for (const run of [first, next]) {
+      run.model.dispose();
+      run.ema.dispose();
+    }
+
+    const other = new ShapesTextToImage(engine, { ...TINY, denoiser: { ...TINY.denoiser, dim: 32 } });
+    expect(() => readInitialTeacher(source, other)).toThrow(`--init-from ${source}: its denoiser is`);
+    expect(() => readInitialTeacher(temporary(), other)).toThrow('no manifest.json (a bundle) or config.json (a pretraining run) there');
+    other.dispose();
+
+    // The bundled teacher: its checkpoints load into a default-sized model, byte for byte.
+    const model = new ShapesTextToImage(engine);
+    const initial = readInitialTeacher('models/shapes-teacher', model);
+    expect(initial.from.steps).toBe(7184);
+    initial.load(model);
+    const bundled = parseSafetensors(readBytes('models/shapes-teacher/denoiser.safetensors')).tensors['final.linear.weight']!;
+    const loaded = await model.denoiser.namedParameters().find(([name]) => name === 'final.linear.weight')![1].read();
+    expect(Array.from(loaded)).toEqual(Array.from(bundled.data));
+    model.dispose();
+  }, 300_000);
 });

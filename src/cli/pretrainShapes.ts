@@ -7,7 +7,7 @@
 // AdamW (lr 3e-4 after 100 warm-up steps, no weight decay), EMA 0.999 (with warm-up, see trainLoop.ts).
 // Writes <out>/teacher.safetensors and <out>/text-encoder.safetensors (the EMA weights, named as docs/NETS.md),
 // <out>/config.json, <out>/loss.csv, <out>/samples.png, and <out>/checkpoint/ for --resume.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBatch } from '../data/dataset';
 import { mulberry32 } from '../data/random';
@@ -21,7 +21,8 @@ import type { Engine } from '../nn/engine';
 import { randn } from '../nn/ops/random';
 import { AdamW } from '../nn/optim';
 import { cloneParameters } from '../nn/params';
-import { saveModule } from '../nn/safetensors';
+import { loadModule, saveModule } from '../nn/safetensors';
+import type { Manifest } from '../pipeline/manifest';
 import { fromArray } from '../nn/tensor';
 import { adapterLabel } from './engine';
 import { checkSameRun, readCheckpointState, restoreCheckpoint } from './checkpoint';
@@ -94,18 +95,26 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   const run = { model, ema, optimizer };
   // The RNG position is the step: every draw of step t comes from (seed, t) (see the header).
   const rng = 'data: makeBatch(streamSeed(seed, t, 0)); dropout + sigma: mulberry32(streamSeed(seed, t, 1)); noise: Philox(seed) at offset t * batch * 3072';
-  const identity = { seed, batch, config, training, rng };
+  // --init-from: the weights (not the optimizer state) of an earlier teacher, so a short GPU session can continue one
+  // whose checkpoint folder is gone. Its steps and wall time count towards this run's provenance.
+  const initial = options.initFrom ? readInitialTeacher(options.initFrom, model) : undefined;
+  const identity = { seed, batch, config, training, rng, ...(initial ? { initialisedFrom: initial.from } : {}) };
 
   let startStep = 0;
   let wallSeconds = 0;
   if (options.resume && readCheckpointState(out)) {
     const saved = restoreCheckpoint(out, run);
-    checkSameRun(saved, identity, ['seed', 'batch', 'config', 'training']);
+    checkSameRun(saved, identity, ['seed', 'batch', 'config', 'training', 'initialisedFrom']);
     startStep = saved.step;
     wallSeconds = typeof saved.wallSeconds === 'number' ? saved.wallSeconds : 0;
     console.log(`[shapes] resumed from step ${startStep} in ${out}`);
-  } else if (options.resume) {
-    console.log(`[shapes] --resume: no checkpoint in ${out} yet; starting at step 0`);
+  } else {
+    if (options.resume) console.log(`[shapes] --resume: no checkpoint in ${out} yet; starting at step 0`);
+    if (initial) {
+      initial.load(model);
+      cloneParameters(model, ema);
+      console.log(`[shapes] initialised from ${initial.from.path} (${initial.from.steps ?? 'unknown'} steps before this run)`);
+    }
   }
   console.log(
     `[shapes] text encoder ${model.textEncoder.parameterCount().toLocaleString()} + DiT ${model.denoiser.parameterCount().toLocaleString()} parameters; ` +
@@ -126,8 +135,8 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   // Provenance for the bundle (bundle.ts reads it from config.json's training): wall time over all sessions.
   await writeShapesTeacher(out, ema, {
     ...identity,
-    steps: summary.reached,
-    wallSeconds: Math.round(summary.wallSeconds),
+    steps: summary.reached + (initial?.from.steps ?? 0),
+    wallSeconds: Math.round(summary.wallSeconds + (initial?.from.wallSeconds ?? 0)),
     adapter: adapterLabel(engine),
     command: `npm run pretrain -- shapes ${options.argv?.join(' ') ?? ''}`.trim(),
   });
@@ -143,6 +152,52 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   );
   optimizer.dispose();
   return { model, ema, summary };
+}
+
+export interface InitialTeacher {
+  from: { path: string; steps?: number; wallSeconds?: number };
+  load(model: ShapesTextToImage): void;
+}
+
+/**
+ * The teacher weights in `dir`: a shapes-teacher bundle (manifest.json's checkpoints) or a pretraining run folder
+ * (teacher.safetensors, text-encoder.safetensors, config.json). Refuses, naming the file, a folder that is neither or
+ * whose networks are configured otherwise than `model`.
+ */
+export function readInitialTeacher(dir: string, model: ShapesTextToImage): InitialTeacher {
+  const manifestPath = join(dir, 'manifest.json');
+  let files: { denoiser: string; textEncoder: string };
+  let configs: { denoiser: unknown; textEncoder: unknown };
+  let from: InitialTeacher['from'];
+  if (existsSync(manifestPath)) {
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+    const { denoiser, textEncoder } = manifest.checkpoints ?? {};
+    if (!denoiser || !textEncoder) throw new Error(`${manifestPath} has no checkpoints.denoiser and checkpoints.textEncoder: is ${dir} a shapes-teacher bundle?`);
+    files = { denoiser: join(dir, denoiser.path), textEncoder: join(dir, textEncoder.path) };
+    configs = { denoiser: denoiser.config, textEncoder: textEncoder.config };
+    from = { path: dir, steps: manifest.provenance?.steps, wallSeconds: manifest.provenance?.wallSeconds };
+  } else if (existsSync(join(dir, 'config.json'))) {
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { denoiser: unknown; textEncoder: unknown; training?: { steps?: number; wallSeconds?: number } };
+    files = { denoiser: join(dir, 'teacher.safetensors'), textEncoder: join(dir, 'text-encoder.safetensors') };
+    configs = config;
+    from = { path: dir, steps: config.training?.steps, wallSeconds: config.training?.wallSeconds };
+  } else {
+    throw new Error(`--init-from ${dir}: no manifest.json (a bundle) or config.json (a pretraining run) there`);
+  }
+  const expected = { denoiser: { ...SHAPES_DIT_CONFIG, ...model.denoiser.config }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...model.textEncoder.config } };
+  for (const net of ['denoiser', 'textEncoder'] as const) {
+    if (JSON.stringify(configs[net]) !== JSON.stringify(expected[net])) {
+      throw new Error(`--init-from ${dir}: its ${net} is ${JSON.stringify(configs[net])}, this run's is ${JSON.stringify(expected[net])}`);
+    }
+    if (!existsSync(files[net])) throw new Error(`--init-from ${dir}: ${files[net]} is missing`);
+  }
+  return {
+    from,
+    load(target) {
+      loadModule(target.denoiser, readFileSync(files.denoiser));
+      loadModule(target.textEncoder, readFileSync(files.textEncoder));
+    },
+  };
 }
 
 /** The EMA weights under docs/NETS.md's names, one file per network, and config.json describing them. */
