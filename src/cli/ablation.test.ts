@@ -161,6 +161,21 @@ describe('ablation aggregation', () => {
     expect(gan.runs.map((r) => r.status)).toEqual(['skipped', 'skipped', 'skipped']);
     expect(gan.final).toEqual({});
     expect(results.settings[3]!.runs.map((r) => [r.status, r.reason])).toEqual([['failed', 'out of memory'], ['missing', undefined], ['missing', undefined]]);
+    expect(results.training).toEqual({ command: 'c', seconds: 1, commit: 'abc', invocations: 1 });
+  });
+
+  it('adds a resumed invocation\'s time to the training it continues, and says so in the report', async () => {
+    const root = tempDir();
+    const settings = ablationSettings('toy2d', ['dmd'], false);
+    writeRun(join(root, 'toy2d', 'dmd', 'seed1'), { 0: 4, 10: 2 }, { iterations: 10 });
+    const base = { task: 'toy2d', root, settings, seeds: [1], command: 'c --resume', training: 'this' as const, commit: 'abc' };
+    const first = aggregateAblation({ ...base, invocationSeconds: 600, priorTraining: { command: 'c', seconds: 1200, commit: 'old' } });
+    expect(first.training).toEqual({ command: 'c --resume', seconds: 1800, commit: 'abc', invocations: 2 });
+    const second = aggregateAblation({ ...base, invocationSeconds: 60, priorTraining: first.training });
+    expect(second.training).toMatchObject({ seconds: 1860, invocations: 3 });
+    const docs = tempDir();
+    const { markdown } = await writeAblationReport(docs, second);
+    expect(readFileSync(markdown, 'utf8')).toContain('Wall time: 3 training invocations (--resume) 31m00s together;');
   });
 });
 

@@ -2,7 +2,6 @@
 // this process with one engine (each run is distill() with options from a distill command line, see
 // ablationPlan.ts), then the aggregation and the report (ablationResults.ts, ablationReport.ts). --report-only
 // skips the training and re-aggregates the run folders that exist.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../nn/engine';
@@ -11,6 +10,7 @@ import { writeAblationReport } from './ablationReport';
 import { type AblationResults, aggregateAblation, seedsPresent, STATUS_FILE } from './ablationResults';
 import { distill } from './distill';
 import { withEngine } from './engine';
+import { gitCommit } from './git';
 import { UsageError } from './options';
 import { formatDuration } from './trainLoop';
 
@@ -36,17 +36,6 @@ export function schedule(options: AblationOptions, runs: readonly PlannedRun[]):
     throw new UsageError(`${occupied.length} run folder(s) already hold a run (${names}${occupied.length > 3 ? ', ...' : ''}): pass --resume to keep finished runs and continue the others, or give another --out`);
   }
   return states.filter((s) => s.state !== 'finished').map((s) => ({ run: s.run, resume: s.state === 'unfinished' }));
-}
-
-/** The commit the code ran from, "+ uncommitted changes" when the tree differs from it. */
-export function gitCommit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head} + uncommitted changes` : head;
-  } catch {
-    return 'unknown (no git)';
-  }
 }
 
 /** Shapes runs each cache the teacher's reference features; a later run reuses an earlier one's (distill checks its key). */
@@ -103,6 +92,7 @@ export async function reportAblation(options: AblationOptions, settings: readonl
   const folders = settings.map((s) => join(options.out, options.task, s.folder));
   const seeds = options.reportOnly ? seedsPresent(folders) : options.seeds;
   const command = `npm run ablation -- ${options.argv.join(' ')}`;
+  const previous = options.reportOnly || options.resume ? previousTraining(join(options.docs, 'results', `ablation-${options.task}.json`)) : null;
   const results = aggregateAblation({
     task: options.task,
     root: options.out,
@@ -110,7 +100,8 @@ export async function reportAblation(options: AblationOptions, settings: readonl
     seeds,
     ...(options.reportOnly && !options.stepsGiven ? {} : { steps: options.steps }),
     command,
-    training: options.reportOnly ? previousTraining(join(options.docs, 'results', `ablation-${options.task}.json`)) : 'this',
+    training: options.reportOnly ? previous : 'this',
+    ...(options.resume && !options.reportOnly ? { priorTraining: previous } : {}),
     commit: gitCommit(),
     invocationSeconds,
   });

@@ -179,9 +179,15 @@ function provenance(results: AblationResults): string {
   const finished = results.settings.flatMap((s) => s.runs).filter((r) => r.status === 'finished').length;
   return [
     `Generated ${results.date} from commit \`${results.commit}\` by \`${results.command}\`${results.training && results.training.command !== results.command ? ` (runs trained by \`${results.training.command}\` from commit \`${results.training.commit}\`)` : ''}; adapter ${results.adapter.length ? results.adapter.join('; ') : 'not recorded'}.`,
-    `Seeds: ${results.seeds.join(', ')}; ${results.steps} iterations per run; ${finished} finished runs. Wall time: the training invocation ${results.training ? formatDuration(results.training.seconds) : 'not recorded'}; the runs' training loops ${formatDuration(results.wallSeconds.training)} summed (without each run's setup).`,
+    `Seeds: ${results.seeds.join(', ')}; ${results.steps} iterations per run; ${finished} finished runs. Wall time: ${trainingTime(results.training)}; the runs' training loops ${formatDuration(results.wallSeconds.training)} summed (without each run's setup).`,
     `Data: [results/ablation-${results.task}.json](results/ablation-${results.task}.json) (curves and per-seed finals of every metric). Each run folder's config.json holds its exact \`npm run distill\` command and settings.`,
   ].join('\n');
+}
+
+function trainingTime(training: AblationResults['training']): string {
+  if (!training) return 'the training invocation not recorded';
+  const n = training.invocations ?? 1;
+  return n > 1 ? `${n} training invocations (--resume) ${formatDuration(training.seconds)} together` : `the training invocation ${formatDuration(training.seconds)}`;
 }
 
 /** The generated body of the task's section (between the markers), figures written as a side effect. */

@@ -71,7 +71,7 @@ export interface AblationResults {
   /** This invocation's command line. */
   command: string;
   /** The invocation that trained the runs, with its wall time (--report-only keeps the one of the results it replaces). */
-  training: { command: string; seconds: number; commit: string } | null;
+  training: { command: string; seconds: number; commit: string; invocations?: number } | null;
   commit: string;
   adapter: string[];
   /** This invocation's wall time and the runs' training time (the sum of their config.json wallSeconds, setup excluded). */
@@ -196,9 +196,17 @@ export interface AggregateInput {
   command: string;
   /** 'this': this invocation trained (command, invocationSeconds); else what the replaced results recorded, if anything. */
   training: AblationResults['training'] | 'this';
+  /** With --resume: the training recorded by the results this invocation continues (its time and invocations add up). */
+  priorTraining?: AblationResults['training'];
   commit: string;
   invocationSeconds: number;
   date?: Date;
+}
+
+function thisTraining(input: AggregateInput): NonNullable<AblationResults['training']> {
+  const prior = input.priorTraining;
+  const seconds = input.invocationSeconds + (prior && Number.isFinite(prior.seconds) ? prior.seconds : 0);
+  return { command: input.command, seconds: Math.round(seconds), commit: input.commit, invocations: (prior ? (prior.invocations ?? 1) : 0) + 1 };
 }
 
 /** Reads every setting's run folders (<root>/<task>/<folder>/seed<k>) and aggregates them. */
@@ -215,7 +223,7 @@ export function aggregateAblation(input: AggregateInput): AblationResults {
     task: input.task,
     date: (input.date ?? new Date()).toISOString(),
     command: input.command,
-    training: input.training === 'this' ? { command: input.command, seconds: Math.round(input.invocationSeconds), commit: input.commit } : input.training,
+    training: input.training === 'this' ? thisTraining(input) : input.training,
     commit: input.commit,
     adapter: [...new Set(settings.flatMap((s) => s.runs.map((r) => r.adapter).filter((a): a is string => !!a)))],
     wallSeconds: { invocation: Math.round(input.invocationSeconds), training: [...counted.values()].reduce((a, b) => a + b, 0) },
