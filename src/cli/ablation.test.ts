@@ -253,9 +253,15 @@ describe('ablation end to end', () => {
     // A second invocation with --resume finds both runs finished and only re-reports.
     const again = await runAblationCommand(parseAblationOptions([...argv, '--resume']));
     expect(again.results.settings[0]!.final['energyDistance@1']).toEqual(dmd!.final['energyDistance@1']);
+    // A longer --steps with --resume continues every run from its checkpoint, the GAN arm's heads included.
+    const longer = ['--resume', ...argv.map((a, i) => (argv[i - 1] === '--steps' ? '14' : a))];
+    const extended = await runAblationCommand(parseAblationOptions(longer));
+    expect(extended.failed).toBe(0);
+    for (const s of extended.results.settings) expect(s.runs[0]).toMatchObject({ status: 'finished', iterations: 14 });
+    expect(existsSync(join(root, 'runs', 'toy2d', 'gan', 'seed1', 'checkpoint', 'discriminator.safetensors'))).toBe(true);
     // --report-only re-aggregates without training and keeps the training command.
     const reported = await runAblationCommand(parseAblationOptions(['toy2d', '--report-only', '--arms', 'dmd,gan,senseflow', '--out', join(root, 'runs'), '--docs', join(root, 'docs')]));
-    expect(reported.results).toMatchObject({ steps: 10, seeds: [1], training: { command: `npm run ablation -- ${[...argv, '--resume'].join(' ')}` } });
-    expect(reported.results.settings[2]!.final['energyDistance@1']).toEqual(senseflow!.final['energyDistance@1']);
+    expect(reported.results).toMatchObject({ steps: 14, seeds: [1], training: { command: `npm run ablation -- ${longer.join(' ')}`, invocations: 3 } });
+    expect(reported.results.settings[2]!.final['energyDistance@1']).toEqual(extended.results.settings[2]!.final['energyDistance@1']);
   });
 });

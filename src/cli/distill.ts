@@ -222,6 +222,9 @@ function checkpointFiles(checkpoint: DistillCheckpoint, state: object): Record<s
     'fake-score.safetensors': checkpoint.fakeScore,
     'generator-optimizer.safetensors': checkpoint.generatorOptimizer,
     'fake-optimizer.safetensors': checkpoint.fakeOptimizer,
+    // The GAN term's heads and their optimizer: without them a GAN run could not resume.
+    ...(checkpoint.discriminator ? { 'discriminator.safetensors': checkpoint.discriminator } : {}),
+    ...(checkpoint.discriminatorOptimizer ? { 'discriminator-optimizer.safetensors': checkpoint.discriminatorOptimizer } : {}),
     'state.json': `${JSON.stringify({ step: checkpoint.iteration, ...state }, null, 2)}\n`,
   };
 }
@@ -231,16 +234,18 @@ function readDistillCheckpoint(out: string): { checkpoint: DistillCheckpoint; st
   if (!dir) return null;
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Record<string, unknown>;
   const read = (name: string) => readBytes(join(dir, name));
-  return {
-    state,
-    checkpoint: {
-      iteration: state.step as number,
-      generator: read('generator.safetensors'),
-      fakeScore: read('fake-score.safetensors'),
-      generatorOptimizer: read('generator-optimizer.safetensors'),
-      fakeOptimizer: read('fake-optimizer.safetensors'),
-    },
+  const checkpoint: DistillCheckpoint = {
+    iteration: state.step as number,
+    generator: read('generator.safetensors'),
+    fakeScore: read('fake-score.safetensors'),
+    generatorOptimizer: read('generator-optimizer.safetensors'),
+    fakeOptimizer: read('fake-optimizer.safetensors'),
   };
+  if (existsSync(join(dir, 'discriminator.safetensors'))) {
+    checkpoint.discriminator = read('discriminator.safetensors');
+    checkpoint.discriminatorOptimizer = read('discriminator-optimizer.safetensors');
+  }
+  return { state, checkpoint };
 }
 
 /** Keeps metrics.jsonl consistent with a resumed iteration: lines of iterations not yet (re)done are dropped. */
