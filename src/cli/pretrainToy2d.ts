@@ -36,8 +36,8 @@ export const TOY2D_MIXTURES: readonly GaussianMixture2D[] = [RING, GRID];
  * The network per mixture. RING: a plain MLP of width 128. GRID: 25 modes 20 std apart need a velocity field that
  * turns sharply between neighbouring modes at low noise, and an MLP on raw coordinates learns such a field slowly
  * (spectral bias): width 128 left 60% of its samples between modes after 12,000 steps, width 256 still 53%. Sinusoidal
- * features of each coordinate (16 per axis, angular frequencies 0.5 to 16) brought that to 7% in 8,000 steps at width
- * 128 (docs/ARCHITECTURE.md, "The bundled models").
+ * features of each coordinate (16 per axis, angular frequencies 16 down to about 0.5) brought that to 6-7% in 8,000
+ * steps (width 256 or 128) and 3.6-5.2% in the bundled teacher's 12,000 (docs/ARCHITECTURE.md, "The bundled models").
  */
 export const TOY2D_NETS: Readonly<Record<GaussianMixture2D['name'], Omit<Toy2DConfig, 'labels' | 'embeddingDim'>>> = {
   ring: { hidden: 128 },
