@@ -54,7 +54,7 @@ const settings: RunSettings = {
 async function openRing(store: CheckpointStore, resume: boolean, events: DistillEvent[], overrides: Partial<RunSettings> = {}) {
   const runSettings = { ...settings, ...overrides };
   const report = (e: DistillEvent) => events.push(structuredClone(e));
-  const toy = await loadToyTeacherBundle(engine, directorySource('models/toy2d/ring'));
+  const toy = await loadToyTeacherBundle(engine, directorySource(`models/toy2d/${runSettings.task}`));
   return DistillSession.open(await openToyRun(toy, runSettings, store, report), runSettings, resume, store, report);
 }
 
@@ -188,6 +188,23 @@ describe('DistillSession', () => {
     const pipeline = await Pipeline.create(ort, loaded, { provider: 'wasm' });
     const result = await pipeline.generate({ prompt: 'east-west', seed: 3, steps: 1 });
     expect(result.settings).toMatchObject({ steps: 1, sampler: 'x0', guidance: 1 });
+    await pipeline.release();
+    await session.close(true);
+  });
+
+  it('runs the grid (a teacher with coordinate features) and exports a student that matches the engine in ORT', { timeout: 240_000 }, async () => {
+    const events: DistillEvent[] = [];
+    const { session } = await openRing(memoryStore(), false, events, { task: 'grid', teacherUrl: 'models/toy2d/grid/' });
+    await session.step();
+    const { files } = await session.exportStudent('grid-test-it1', 'Dawn (test)');
+    const generator = (session as unknown as { run: { distiller: { generator: Toy2DTeacher } } }).run.distiller.generator;
+    expect(generator.config.coordinateFeatures).toBe(16);
+    const ort = ortModule as unknown as Ort;
+    ort.env.wasm.numThreads = 1;
+    expect(await toy2dParity(ort, generator, files.get('denoiser.onnx')!)).toBeLessThan(1e-4);
+    const pipeline = await Pipeline.create(ort, await loadBundle({ read: async (path) => files.get(path)! }), { provider: 'wasm' });
+    const result = await pipeline.generate({ prompt: 'row 2', seed: 3, steps: 1 });
+    expect(result.settings).toMatchObject({ steps: 1, sampler: 'x0' });
     await pipeline.release();
     await session.close(true);
   });
