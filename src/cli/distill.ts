@@ -19,7 +19,7 @@ import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
 import { loadEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import type { Module } from '../nn/module';
-import { saveModule } from '../nn/safetensors';
+import { loadModule, saveModule } from '../nn/safetensors';
 import type { Kept } from '../nn/tensor';
 import { checkSameRun, checkpointDir, readBytes, writeCheckpointFiles } from './checkpoint';
 import { adapterLabel, withEngine } from './engine';
@@ -31,7 +31,7 @@ export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [
          [--ida LAMBDA|off] [--isg WEIGHT|off] [--gan 0|W] [--ttur K] [--steps N] [--seed S] [--batch B] [--lr LR]
          [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--align generator|teacher]
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
-         [--adapter llvmpipe|swiftshader|default] [--resume]`;
+         [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR]`;
 
 export interface DistillOptions {
   task: 'toy2d' | 'shapes';
@@ -47,6 +47,8 @@ export interface DistillOptions {
   maxMinutes?: number;
   adapter: NodeAdapterKind;
   resume: boolean;
+  /** Start the generator from this student (a bundle, or a distill run folder) instead of the teacher's weights. */
+  initFrom?: string;
   argv: readonly string[];
 }
 
@@ -76,7 +78,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'align', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'align', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -149,6 +151,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
     maxMinutes: number(v('max-minutes'), 'max-minutes', (n) => n > 0, 'a positive number of minutes'),
     adapter,
     resume: values.resume === true,
+    ...(v('init-from') !== undefined ? { initFrom: v('init-from') } : {}),
     argv,
   };
 }
@@ -197,7 +200,23 @@ async function prepare(engine: Engine, options: DistillOptions): Promise<Prepare
 
 /** The run identity a --resume must match. */
 function identity(options: DistillOptions) {
-  return { task: options.task, teacher: options.teacher, arm: options.arm, seed: options.seed, distill: options.config };
+  return { task: options.task, teacher: options.teacher, arm: options.arm, seed: options.seed, distill: options.config, ...(options.initFrom ? { initFrom: options.initFrom } : {}) };
+}
+
+/**
+ * The generator weights of --init-from: a student bundle's engine checkpoint (manifest.json's checkpoints.denoiser)
+ * or a distill run folder's generator.safetensors. Only the generator continues; the fake score starts from the
+ * teacher as in any run (IDA and TTUR bring it to the generator's distribution within a few iterations).
+ */
+export function initialGenerator(dir: string): Uint8Array {
+  const manifestPath = join(dir, 'manifest.json');
+  if (existsSync(manifestPath)) {
+    const path = (JSON.parse(readFileSync(manifestPath, 'utf8')) as { checkpoints?: { denoiser?: { path: string } } }).checkpoints?.denoiser?.path;
+    if (!path) throw new UsageError(`--init-from ${dir}: its manifest.json has no checkpoints.denoiser (the engine weights a student bundle carries)`);
+    return readBytes(join(dir, path));
+  }
+  if (existsSync(join(dir, 'generator.safetensors'))) return readBytes(join(dir, 'generator.safetensors'));
+  throw new UsageError(`--init-from ${dir}: neither a bundle (manifest.json) nor a distill run folder (generator.safetensors)`);
 }
 
 function writeRunConfig(options: DistillOptions, engine: Engine, iterations: number, wallSeconds: number): void {
@@ -273,10 +292,18 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   const saved = options.resume ? readDistillCheckpoint(options.out) : null;
   if (options.resume && !saved) console.log(`[distill] --resume: ${options.out} has no checkpoint; starting from the teacher`);
   if (saved) {
-    checkSameRun(saved.state, identity(options), ['task', 'teacher', 'arm', 'seed', 'distill']);
+    checkSameRun(saved.state, identity(options), ['task', 'teacher', 'arm', 'seed', 'distill', 'initFrom']);
     distiller.restore(saved.checkpoint);
     priorSeconds = (saved.state.wallSeconds as number) ?? 0;
     console.log(`[distill] resumed from iteration ${distiller.iteration}`);
+  } else if (options.initFrom) {
+    try {
+      loadModule(distiller.generator, initialGenerator(options.initFrom));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new Error(`--init-from ${options.initFrom}: its generator does not fit the teacher ${options.teacher}: ${(error as Error).message}`);
+    }
+    console.log(`[distill] generator initialised from ${options.initFrom}`);
   }
   const start = distiller.iteration;
   prepareMetricsLog(metricsPath, start);

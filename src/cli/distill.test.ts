@@ -1,0 +1,58 @@
+// `npm run distill -- ... --init-from`: the generator starts from a student's weights (a distill run folder or a
+// student bundle) instead of the teacher's; a folder that is neither, or weights of another shape, are refused.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Toy2DTeacher } from '../nets/toy2d';
+import type { Engine } from '../nn/engine';
+import { parseSafetensors, saveModule } from '../nn/safetensors';
+import { testEngine } from '../nn/testing';
+import { randomizeParameters } from '../onnx/exportTesting';
+import { readBytes } from './checkpoint';
+import { distill, initialGenerator, parseDistillOptions } from './distill';
+
+let engine: Engine;
+const root = mkdtempSync(join(tmpdir(), 'senseflow-distill-cli-'));
+beforeAll(async () => {
+  engine = await testEngine();
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function studentFolder(name: string, config: object): Promise<string> {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const net = new Toy2DTeacher(engine, config, 7);
+  randomizeParameters(net, 41, 0.2);
+  writeFileSync(join(dir, 'generator.safetensors'), await saveModule(net));
+  net.dispose();
+  return dir;
+}
+
+describe('distill --init-from', () => {
+  it('starts the generator from a run folder\'s student, and refuses what is not one', { timeout: 180_000 }, async () => {
+    const student = await studentFolder('student', { labels: 5, hidden: 128 });
+    const out = join(root, 'run');
+    // A learning rate of 1e-12 keeps one iteration's update below float32 resolution of these weights.
+    const options = parseDistillOptions(['toy2d', '--steps', '1', '--batch', '16', '--lr', '1e-12', '--eval-every', '1', '--out', out, '--init-from', student, '--adapter', 'llvmpipe']);
+    expect(options.initFrom).toBe(student);
+    await distill(engine, options);
+    const started = parseSafetensors(readBytes(join(student, 'generator.safetensors'))).tensors;
+    const after = parseSafetensors(readBytes(join(out, 'generator.safetensors'))).tensors;
+    for (const [name, tensor] of Object.entries(started)) {
+      const values = after[name]!.data;
+      tensor.data.forEach((v, i) => expect(Math.abs(values[i]! - v), name).toBeLessThan(1e-6));
+    }
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).initFrom).toBe(student);
+
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    expect(() => initialGenerator(empty)).toThrow('neither a bundle (manifest.json) nor a distill run folder (generator.safetensors)');
+    const wrong = await studentFolder('grid-student', { labels: 11, hidden: 256 });
+    await expect(distill(engine, parseDistillOptions(['toy2d', '--steps', '1', '--batch', '16', '--out', join(root, 'run2'), '--init-from', wrong]))).rejects.toThrow(
+      `--init-from ${wrong}: its generator does not fit the teacher models/toy2d/ring`,
+    );
+    // A student bundle: the engine checkpoint its manifest names.
+    expect(initialGenerator('models/shapes-senseflow')).toEqual(readBytes('models/shapes-senseflow/denoiser.safetensors'));
+  });
+});
