@@ -290,7 +290,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   const log = (record: object) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
   let priorSeconds = 0;
   const saved = options.resume ? readDistillCheckpoint(options.out) : null;
-  if (options.resume && !saved) console.log(`[distill] --resume: ${options.out} has no checkpoint; starting from the teacher`);
+  if (options.resume && !saved) console.log(`[distill] --resume: ${options.out} has no checkpoint; starting from ${options.initFrom ? `the student in ${options.initFrom}` : 'the teacher'}`);
   if (saved) {
     checkSameRun(saved.state, identity(options), ['task', 'teacher', 'arm', 'seed', 'distill', 'initFrom']);
     distiller.restore(saved.checkpoint);
