@@ -10,9 +10,19 @@ import type { Module } from '../nn/module';
 import { loadModule, parseSafetensors } from '../nn/safetensors';
 import type { Ort } from '../onnx/exportOrt';
 import { parameterValuesOf } from '../onnx/graph';
-import type { Manifest } from '../pipeline/manifest';
+import { BundleError, type Manifest, MANIFEST_FILE, parseManifest } from '../pipeline/manifest';
 import { withEngine } from './engine';
 import { UsageError } from './options';
+
+/** A bundle's manifest.json, validated; a malformed one is refused with a message that names the file. */
+export function readBundleManifest(dir: string): Manifest {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  try {
+    return parseManifest(new Uint8Array(readFileSync(manifestPath)));
+  } catch (error) {
+    throw new Error(error instanceof BundleError ? join(dir, error.message) : `${manifestPath}: ${(error as Error).message}`);
+  }
+}
 
 /** Largest |ORT - engine| accepted before writing (measured ~1e-6 on the nets with random weights). */
 export const PARITY_LIMIT = 1e-3;

@@ -22,6 +22,7 @@ import type { Module } from '../nn/module';
 import { loadModule, saveModule } from '../nn/safetensors';
 import type { Kept } from '../nn/tensor';
 import { checkSameRun, checkpointDir, readBytes, writeCheckpointFiles } from './checkpoint';
+import { readBundleManifest } from './bundleParts';
 import { adapterLabel, withEngine } from './engine';
 import { loadShapesTeacher, loadToyTeacher } from './distillTeachers';
 import { UsageError } from './options';
@@ -209,9 +210,8 @@ function identity(options: DistillOptions) {
  * teacher as in any run (IDA and TTUR bring it to the generator's distribution within a few iterations).
  */
 export function initialGenerator(dir: string): Uint8Array {
-  const manifestPath = join(dir, 'manifest.json');
-  if (existsSync(manifestPath)) {
-    const path = (JSON.parse(readFileSync(manifestPath, 'utf8')) as { checkpoints?: { denoiser?: { path: string } } }).checkpoints?.denoiser?.path;
+  if (existsSync(join(dir, 'manifest.json'))) {
+    const path = readBundleManifest(dir).checkpoints?.denoiser?.path;
     if (!path) throw new UsageError(`--init-from ${dir}: its manifest.json has no checkpoints.denoiser (the engine weights a student bundle carries)`);
     return readBytes(join(dir, path));
   }

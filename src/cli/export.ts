@@ -30,8 +30,8 @@ import { shapesParity, toy2dParity } from '../onnx/exportParity';
 import { type FieldReader, fieldReader } from '../pipeline/bundleFields';
 import { writeBundle } from '../pipeline/bundleWrite';
 import { type StudentBundleInput, studentDraft, studentFiles } from '../pipeline/studentBundle';
-import { BundleError, type JsonValue, MANIFEST_FILE, type Manifest, type Metrics, parseManifest, type Provenance, sha256Hex } from '../pipeline/manifest';
-import { bundleCommand, checkParity, gitCommit, loadCheckpoint, loadOrt, readRunFile, readRunJson, roundLevel } from './bundleParts';
+import { type JsonValue, MANIFEST_FILE, type Manifest, type Metrics, type Provenance, sha256Hex } from '../pipeline/manifest';
+import { bundleCommand, checkParity, gitCommit, loadCheckpoint, loadOrt, readBundleManifest, readRunFile, readRunJson, roundLevel } from './bundleParts';
 import { UsageError } from './options';
 
 export const EXPORT_USAGE = `usage: npm run export -- RUN_DIR --out BUNDLE_DIR [--name NAME] [--adapter llvmpipe|swiftshader|default] [--no-verify]`;
@@ -152,12 +152,7 @@ function openTeacher(config: DistillRunConfig, run: string, architecture: string
   if (!existsSync(manifestPath)) {
     throw new Error(`${join(run, 'config.json')}: teacher is "${dir}", but ${manifestPath} is missing: run the export from the folder the distillation ran in (paths are relative to it), or put the teacher bundle there`);
   }
-  let manifest: Manifest;
-  try {
-    manifest = parseManifest(new Uint8Array(readFileSync(manifestPath)));
-  } catch (error) {
-    throw new Error(error instanceof BundleError ? join(dir, error.message) : `${manifestPath}: ${(error as Error).message}`);
-  }
+  const manifest = readBundleManifest(dir);
   if (manifest.architecture !== architecture || manifest.kind !== 'flow') {
     throw new Error(`${manifestPath}: a ${config.task} student needs a flow teacher of architecture ${architecture}, but this is a ${manifest.kind} ${manifest.architecture ?? '(no architecture)'}; check teacher in ${join(run, 'config.json')}`);
   }

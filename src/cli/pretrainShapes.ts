@@ -23,7 +23,7 @@ import { AdamW } from '../nn/optim';
 import { cloneParameters } from '../nn/params';
 import { loadModule, saveModule } from '../nn/safetensors';
 import { fromArray } from '../nn/tensor';
-import type { Manifest } from '../pipeline/manifest';
+import { readBundleManifest } from './bundleParts';
 import { adapterLabel } from './engine';
 import { checkSameRun, readCheckpointState, restoreCheckpoint } from './checkpoint';
 import { writeImageGrid } from './imageGrid';
@@ -170,7 +170,7 @@ export function readInitialTeacher(dir: string, model: ShapesTextToImage): Initi
   let configs: { denoiser: unknown; textEncoder: unknown };
   let from: InitialTeacher['from'];
   if (existsSync(manifestPath)) {
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+    const manifest = readBundleManifest(dir);
     const { denoiser, textEncoder } = manifest.checkpoints ?? {};
     if (!denoiser || !textEncoder) throw new Error(`${manifestPath} has no checkpoints.denoiser and checkpoints.textEncoder: is ${dir} a shapes-teacher bundle?`);
     files = { denoiser: join(dir, denoiser.path), textEncoder: join(dir, textEncoder.path) };
