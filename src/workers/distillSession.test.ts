@@ -51,7 +51,8 @@ const settings: RunSettings = {
   figureEvery: 4,
 };
 
-async function openRing(store: CheckpointStore, resume: boolean, events: DistillEvent[], overrides: Partial<RunSettings> = {}) {
+/** A run of the bundled toy teacher settings.task names (the ring unless overridden). */
+async function openToy(store: CheckpointStore, resume: boolean, events: DistillEvent[], overrides: Partial<RunSettings> = {}) {
   const runSettings = { ...settings, ...overrides };
   const report = (e: DistillEvent) => events.push(structuredClone(e));
   const toy = await loadToyTeacherBundle(engine, directorySource(`models/toy2d/${runSettings.task}`));
@@ -79,7 +80,7 @@ describe('DistillSession', () => {
   it('runs in batches, pauses, steps once, checkpoints, and resumes exactly', { timeout: 240_000 }, async () => {
     const store = memoryStore();
     const events: DistillEvent[] = [];
-    const { session, opened } = await openRing(store, false, events);
+    const { session, opened } = await openToy(store, false, events);
     expect(opened.iteration).toBe(0);
     expect(opened.resumed).toBe(false);
     expect(opened.stepCounts).toEqual([1, 2, 4]);
@@ -133,7 +134,7 @@ describe('DistillSession', () => {
     const saved = [...store.runs.values()][0]!;
     expect(saved.run.iteration).toBe(paused);
     const resumedEvents: DistillEvent[] = [];
-    const resumed = await openRing(store, true, resumedEvents);
+    const resumed = await openToy(store, true, resumedEvents);
     expect(resumed.opened).toMatchObject({ iteration: paused, resumed: true });
     expect(resumed.opened.history.metrics.map((m) => m.iteration)).toEqual(Array.from({ length: paused }, (_, i) => i));
     expect(resumed.opened.history.evaluations.at(-1)!.iteration).toBe(paused);
@@ -166,7 +167,7 @@ describe('DistillSession', () => {
 
   it('exports the student as a bundle that validates, matches the engine in ORT, and generates at its anchors', { timeout: 240_000 }, async () => {
     const events: DistillEvent[] = [];
-    const { session } = await openRing(memoryStore(), false, events);
+    const { session } = await openToy(memoryStore(), false, events);
     // The fake score's samples are drawn only when the page shows them; turning them on redraws a paused run's figure.
     expect(toyFigure(ofType(events, 'figure')[0]!.figure).fakeScore).toBeUndefined();
     await session.setFigureOptions({ fakeScore: true }, true);
@@ -194,7 +195,7 @@ describe('DistillSession', () => {
 
   it('runs the grid (a teacher with coordinate features) and exports a student that matches the engine in ORT', { timeout: 240_000 }, async () => {
     const events: DistillEvent[] = [];
-    const { session } = await openRing(memoryStore(), false, events, { task: 'grid', teacherUrl: 'models/toy2d/grid/' });
+    const { session } = await openToy(memoryStore(), false, events, { task: 'grid', teacherUrl: 'models/toy2d/grid/' });
     await session.step();
     const { files } = await session.exportStudent('grid-test-it1', 'Dawn (test)');
     const generator = (session as unknown as { run: { distiller: { generator: Toy2DTeacher } } }).run.distiller.generator;
@@ -211,12 +212,12 @@ describe('DistillSession', () => {
 
   it('runs the ring with the GAN term (its losses in the metrics), and refuses settings it cannot run, naming them', { timeout: 60_000 }, async () => {
     const events: DistillEvent[] = [];
-    const { session } = await openRing(memoryStore(), false, events, { config: { ...settings.config, ganWeight: 0.1 } });
+    const { session } = await openToy(memoryStore(), false, events, { config: { ...settings.config, ganWeight: 0.1 } });
     await session.step();
     const [metrics] = ofType(events, 'progress')[0]!.metrics;
     expect(Number.isFinite(metrics!.discriminatorLoss)).toBe(true);
     expect(Number.isFinite(metrics!.discriminatorGradNorm)).toBe(true);
     await session.close(true);
-    await expect(openRing(memoryStore(), false, [], { config: { ...settings.config, idaLambda: 2 } })).rejects.toThrow(/idaLambda must be in \[0, 1\]/);
+    await expect(openToy(memoryStore(), false, [], { config: { ...settings.config, idaLambda: 2 } })).rejects.toThrow(/idaLambda must be in \[0, 1\]/);
   });
 });
