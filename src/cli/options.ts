@@ -26,6 +26,8 @@ export interface PretrainOptions {
   mixture?: 'ring' | 'grid';
   /** Shapes only: training noise levels s -> shift(s, k) after the logit-normal draw (default 1: none). */
   sigmaShift?: number;
+  /** Shapes only: overrides of the denoiser's architecture (nets/dit.ts ShapesDiTConfig), e.g. {"prediction": "x0"}. */
+  denoiser?: Record<string, unknown>;
   /** The flags as given (for provenance). */
   argv?: readonly string[];
   /** Wall-clock budget in minutes: checkpoint and stop after the step that crosses it (trainLoop's maxSeconds). */
@@ -36,7 +38,8 @@ export class UsageError extends Error {}
 
 export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator --seed S --steps N --out DIR
          [--batch B] [--adapter llvmpipe|swiftshader|default] [--resume] [--checkpoint-every K] [--log-every K]
-         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)] [--init-from DIR (shapes)]`;
+         [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)] [--init-from DIR (shapes)]
+         [--denoiser JSON (shapes: architecture overrides, e.g. '{"prediction":"x0"}')]`;
 
 function integer(value: string | undefined, name: string, minimum: number): number | undefined {
   if (value === undefined) return undefined;
@@ -71,6 +74,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
         'max-minutes': { type: 'string' },
         mixture: { type: 'string' },
         'init-from': { type: 'string' },
+        denoiser: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -109,6 +113,16 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
     options.sigmaShift = k;
   }
   if (values['init-from'] !== undefined) options.initFrom = values['init-from'];
+  if (values.denoiser !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(values.denoiser);
+    } catch (error) {
+      throw new UsageError(`--denoiser must be a JSON object, got "${values.denoiser}" (${(error as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--denoiser must be a JSON object, got "${values.denoiser}"`);
+    options.denoiser = parsed as Record<string, unknown>;
+  }
   if (values.mixture !== undefined) {
     if (values.mixture !== 'ring' && values.mixture !== 'grid') throw new UsageError(`--mixture must be ring or grid, got "${values.mixture}"`);
     options.mixture = values.mixture;

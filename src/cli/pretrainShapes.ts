@@ -75,7 +75,8 @@ export interface ShapesExtras {
 }
 
 export async function pretrainShapes(engine: Engine, options: PretrainOptions, extras: ShapesExtras = {}): Promise<ShapesRun> {
-  const config = extras.config ?? { textEncoder: {}, denoiser: {} };
+  const base = extras.config ?? { textEncoder: {}, denoiser: {} };
+  const config = options.denoiser ? { ...base, denoiser: { ...base.denoiser, ...options.denoiser } } : base;
   const sampleCaptions = extras.sampleCaptions ?? SAMPLE_CAPTIONS;
   const batch = options.batch ?? SHAPES_TRAINING.batch;
   // Overrides keep SHAPES_TRAINING's key order, so a default run's identity (checked on --resume) is unchanged.

@@ -6,7 +6,7 @@ import { randn } from '../nn/host';
 import type { Module } from '../nn/module';
 import { mseLoss } from '../nn/ops/loss';
 import { backward, fromArray, noGrad, tidy } from '../nn/tensor';
-import { testEngine } from '../nn/testing';
+import { allclose, testEngine } from '../nn/testing';
 import { patchify, ShapesDiT, unpatchify } from './dit';
 
 let engine: Engine;
@@ -83,6 +83,31 @@ describe('ShapesDiT', () => {
     expect((await v.read()).every((value) => value === 0)).toBe(true);
     v.dispose();
     dit.dispose();
+  });
+
+  it("with prediction 'x0' returns v = (x_s - x0_hat) / max(s, 0.05), x0_hat the same network's output", async () => {
+    // The same weights as a velocity network output x0_hat; the x0 network must turn it into the velocity.
+    const raw = new ShapesDiT(engine, SMALL, 6);
+    const x0Net = new ShapesDiT(engine, { ...SMALL, prediction: 'x0' }, 6);
+    randomise(raw, 30);
+    randomise(x0Net, 30);
+    const x = inputs(3, 5, 7);
+    const sigma = [0.7, 0.05, 0.01];
+    const run = (net: ShapesDiT) =>
+      noGrad(engine, () =>
+        tidy(engine, () =>
+          net.forward(fromArray(engine, [3, 3, 32, 32], x.sample), fromArray(engine, [3], sigma), fromArray(engine, [3, 5, 8], x.states), fromArray(engine, [3, 5], new Float32Array(15).fill(1)), fromArray(engine, [3, 8], x.pooled)),
+        ),
+      );
+    const [x0Hat, v] = [run(raw), run(x0Net)];
+    const [a, b] = [await x0Hat.read(), await v.read()];
+    const expected = Array.from(a, (value, i) => (x.sample[i]! - value) / Math.max(sigma[Math.floor(i / 3072)]!, 0.05));
+    allclose(b, expected, { atol: 1e-5, rtol: 1e-5 }, 'velocity from x0_hat');
+    x0Hat.dispose();
+    v.dispose();
+    raw.dispose();
+    x0Net.dispose();
+    expect(() => new ShapesDiT(engine, { ...SMALL, prediction: 'epsilon' as 'x0' })).toThrow(`ShapesDiT: prediction must be 'velocity' or 'x0', got "epsilon"`);
   });
 
   it('passes gradients to every parameter', async () => {

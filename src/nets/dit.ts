@@ -7,7 +7,8 @@ import type { Engine } from '../nn/engine';
 import { Module } from '../nn/module';
 import { Linear } from '../nn/modules/basic';
 import { DiTBlock, FinalLayer, TimestepEmbedder } from '../nn/modules/dit';
-import { add } from '../nn/ops/elementwise';
+import { add, mul, sub } from '../nn/ops/elementwise';
+import { reciprocal } from '../nn/ops/reciprocal';
 import { inversePermutation, reshape, transpose } from '../nn/ops/shape';
 import type { Tensor } from '../nn/tensor';
 import { ModuleList } from './textEncoder';
@@ -24,7 +25,18 @@ export interface ShapesDiTConfig {
   mlpRatio: number;
   /** Sinusoidal features of sigma fed to the timestep MLP. */
   frequencyDim: number;
+  /**
+   * What the last layer predicts (absent: 'velocity'). 'x0': the clean image, turned into the velocity the
+   * interface promises by v = (x_s - x0_hat) / max(s, x0SigmaFloor) ("Back to Basics: Let Denoising Generative
+   * Models Denoise", Li & He 2025: clean data lies near a low-dimensional manifold, noise does not, so a small
+   * network learns x0 more easily than eps - x0). Same loss, same outputs, another parameterisation.
+   */
+  prediction?: 'velocity' | 'x0';
+  /** The noise level below which an 'x0' network divides by this instead (default 0.05, as Li & He). */
+  x0SigmaFloor?: number;
 }
+
+export const DEFAULT_X0_SIGMA_FLOOR = 0.05;
 
 /** docs/NETS.md: patch 4, D = 96, 4 heads, depth 4 (about 0.8 M parameters). */
 export const SHAPES_DIT_CONFIG: Readonly<ShapesDiTConfig> = {
@@ -97,6 +109,7 @@ export class ShapesDiT extends Module {
     const c = (this.config = { ...SHAPES_DIT_CONFIG, ...config });
     if (c.imageSize % c.patchSize !== 0) throw new Error(`ShapesDiT: imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
     if (c.dim % c.heads !== 0) throw new Error(`ShapesDiT: dim ${c.dim} is not divisible by ${c.heads} heads`);
+    if (c.prediction !== undefined && c.prediction !== 'velocity' && c.prediction !== 'x0') throw new Error(`ShapesDiT: prediction must be 'velocity' or 'x0', got ${JSON.stringify(c.prediction)}`);
     const side = c.imageSize / c.patchSize;
     this.tokens = side * side;
     this.patchFeatures = c.patchSize * c.patchSize * c.channels;
@@ -132,6 +145,10 @@ export class ShapesDiT extends Module {
     let x = add(this.patchEmbed.forward(patchify(sample, patchSize)), this.positionEmbedding);
     const c = add(this.time.forward(sigma), this.textProjection.forward(pooled));
     for (const block of this.blocks) x = block.forward(x, c, states, mask);
-    return unpatchify(this.final.forward(x, c), patchSize, channels, imageSize, imageSize);
+    const out = unpatchify(this.final.forward(x, c), patchSize, channels, imageSize, imageSize);
+    if (this.config.prediction !== 'x0') return out;
+    // v = (x_s - x0_hat) / max(s, floor): exact for s above the floor, x0_hat = x_s - s v.
+    const inverse = reciprocal(sigma, this.config.x0SigmaFloor ?? DEFAULT_X0_SIGMA_FLOOR);
+    return mul(sub(sample, out), reshape(inverse, [batch, 1, 1, 1]));
   }
 }

@@ -5,7 +5,7 @@
 // output's scale are printed for each run.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeCaption, PAD_ID } from '../data/tokenizer';
-import { ShapesDiT } from '../nets/dit';
+import { ShapesDiT, type ShapesDiTConfig } from '../nets/dit';
 import { TextEncoder } from '../nets/textEncoder';
 import { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
@@ -98,8 +98,11 @@ describe(`exported nets match the engine (ORT ${providers.join(' and ')})`, () =
     net.dispose();
   });
 
-  it('ShapesDiT denoiser', async () => {
-    const net = new ShapesDiT(engine, {}, 2);
+  it.each<[string, Partial<ShapesDiTConfig>]>([
+    ['velocity', {}],
+    ['x0 (the velocity computed from x0_hat, one level below the floor)', { prediction: 'x0' }],
+  ])('ShapesDiT denoiser predicting %s', async (_, extra) => {
+    const net = new ShapesDiT(engine, extra, 2);
     randomizeParameters(net, 32, 0.05);
     const model = exportShapesDiT(net, await readParameters(net));
     expect(interfaceOf(model)).toEqual({
@@ -115,7 +118,7 @@ describe(`exported nets match the engine (ORT ${providers.join(' and ')})`, () =
     const batch = 2;
     const maxLength = 24;
     const sample = Float32Array.from(randn([batch, 3, 32, 32], 41).data);
-    const sigma = Float32Array.from([0.3, 0.97]);
+    const sigma = Float32Array.from(extra.prediction === 'x0' ? [0.3, 0.02] : [0.3, 0.97]);
     const states = Float32Array.from(randn([batch, maxLength, 64], 42).data);
     // caption lengths 12 and 5, the rest padding
     const mask = Float32Array.from({ length: batch * maxLength }, (_, i) => (i % maxLength < (i < maxLength ? 12 : 5) ? 1 : 0));

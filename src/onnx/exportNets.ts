@@ -8,7 +8,7 @@
 //   Toy2DTeacher  sample [B, 2], sigma [B], label int64 [B] -> velocity [B, 2]
 // Ids out of range: the engine's embedding gives a zero row, ONNX Gather fails the run. The tokenizer
 // never produces one; the label input is checked by the caller.
-import type { ShapesDiT } from '../nets/dit';
+import { DEFAULT_X0_SIGMA_FLOOR, type ShapesDiT } from '../nets/dit';
 import type { TextEncoder } from '../nets/textEncoder';
 import type { Toy2DTeacher } from '../nets/toy2d';
 import { inversePermutation } from '../nn/ops/shape';
@@ -106,11 +106,20 @@ export function exportShapesDiT(net: ShapesDiT, values: ParameterValues): Uint8A
   const keyMask = attentionMaskGraph(g, mask);
   net.blocks.forEach((block, i) => (x = g.scope(`blocks.${i}`, () => ditBlockGraph(g, block, x, c, states, keyMask))));
   const tokens = g.scope('final', () => finalLayerGraph(g, net.final, x, c));
-  const velocity = g.scope('unpatchify', () =>
+  const prediction = g.scope('unpatchify', () =>
     g.reshape(g.transpose(g.reshape(tokens, [0, side, side, patchSize, patchSize, channels]), inversePermutation(PATCH_PERMUTATION)), [0, channels, imageSize, imageSize]),
   );
+  // An x0-predicting net: v = (x_s - x0_hat) / max(s, floor), as nets/dit.ts.
+  const velocity =
+    net.config.prediction === 'x0'
+      ? g.scope('velocityFromX0', () => {
+          const level = g.op('Max', [sigma, g.scalar(net.config.x0SigmaFloor ?? DEFAULT_X0_SIGMA_FLOOR)]);
+          return g.div(g.sub(sample, prediction), g.reshape(level, [-1, 1, 1, 1]));
+        })
+      : prediction;
   g.output(velocity, names.outputs.velocity, DataType.FLOAT, [BATCH, channels, imageSize, imageSize]);
-  return g.encode({ docString: 'Shapes DiT teacher: flow-matching velocity v = eps - x0', metadata: metadata('ShapesDiT', net.config) });
+  const what = net.config.prediction === 'x0' ? 'the clean image x0_hat, returned as v = (x_s - x0_hat) / max(s, floor)' : 'v = eps - x0';
+  return g.encode({ docString: `Shapes DiT teacher: flow-matching velocity (${what})`, metadata: metadata('ShapesDiT', net.config) });
 }
 
 export function exportToy2DTeacher(net: Toy2DTeacher, values: ParameterValues): Uint8Array {
