@@ -21,4 +21,9 @@ describe('parseMeasureOptions', () => {
     expect(() => parseMeasureOptions(['--run', 'r', '--steps', '0'])).toThrow('--steps must be an integer >= 1, got "0"');
     expect(() => parseMeasureOptions(['--run', 'r', '--adapter', 'cuda'])).toThrow('--adapter must be one of');
   });
+  it('measures a running run\'s latest checkpoint (EMA, or current weights with --raw) into its own file', () => {
+    expect(parseMeasureOptions(['--run', 'r', '--checkpoint'])).toMatchObject({ checkpoint: 'ema', out: 'r/metrics-checkpoint.json' });
+    expect(parseMeasureOptions(['--run', 'r', '--checkpoint', '--raw'])).toMatchObject({ checkpoint: 'raw', out: 'r/metrics-checkpoint-raw.json' });
+    expect(() => parseMeasureOptions(['--run', 'r', '--raw'])).toThrow('--raw reads the checkpoint\'s current weights: give it with --checkpoint');
+  });
 });

@@ -24,10 +24,13 @@ import { UsageError } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
 export const MEASURE_USAGE = `usage: npm run measure -- --run RUN_DIR [--evaluator DIR (default models/evaluator)] [--count N (default 1000)]
-         [--steps N (default 50)] [--guidance W[,W...] (default 4)] [--batch N (default 250)] [--adapter KIND] [--out FILE]`;
+         [--steps N (default 50)] [--guidance W[,W...] (default 4)] [--batch N (default 250)] [--adapter KIND] [--out FILE]
+         [--checkpoint [--raw] (the run's latest checkpoint: its EMA, or its current weights)]`;
 
 export interface MeasureOptions {
   run: string;
+  /** Measure the run's latest checkpoint (its EMA, or with `raw` its current weights) instead of its final weights. */
+  checkpoint?: 'ema' | 'raw';
   evaluator: string;
   count: number;
   steps: number;
@@ -57,6 +60,8 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
         batch: { type: 'string', default: '250' },
         adapter: { type: 'string', default: 'llvmpipe' },
         out: { type: 'string' },
+        checkpoint: { type: 'boolean', default: false },
+        raw: { type: 'boolean', default: false },
       },
       strict: true,
     }));
@@ -64,6 +69,7 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
     throw new UsageError((error as Error).message);
   }
   if (!values.run) throw new UsageError('--run is required');
+  if (values.raw && !values.checkpoint) throw new UsageError('--raw reads the checkpoint\'s current weights: give it with --checkpoint');
   if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(values.adapter!)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}`);
   const guidance = values.guidance!.split(',').map((w) => {
     const n = Number(w);
@@ -78,12 +84,23 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
     guidance,
     batch: positiveInteger(values.batch!, 'batch'),
     adapter: values.adapter as NodeAdapterKind,
-    out: values.out ?? join(values.run, 'metrics.json'),
+    out: values.out ?? join(values.run, values.checkpoint ? `metrics-checkpoint${values.raw ? '-raw' : ''}.json` : 'metrics.json'),
+    ...(values.checkpoint ? { checkpoint: values.raw ? ('raw' as const) : ('ema' as const) } : {}),
   };
 }
 
-/** The teacher of a pretraining run folder (config.json + the EMA weights it wrote). */
-export function loadTeacherRun(engine: Engine, run: string): ShapesTextToImage {
+/**
+ * The teacher of a pretraining run folder (config.json + the EMA weights it wrote), or of its latest checkpoint
+ * (checkpoint/state.json + the EMA, or the current weights with 'raw'), so a run can be measured while it trains.
+ */
+export function loadTeacherRun(engine: Engine, run: string, checkpoint?: 'ema' | 'raw'): ShapesTextToImage {
+  if (checkpoint) {
+    const state = JSON.parse(readFileSync(join(run, 'checkpoint', 'state.json'), 'utf8')) as { config: ShapesModelConfig; step: number };
+    const model = new ShapesTextToImage(engine, state.config);
+    loadModule(model, readBytes(join(run, 'checkpoint', checkpoint === 'raw' ? 'model.safetensors' : 'ema.safetensors')));
+    console.log(`[measure] ${run}: checkpoint of step ${state.step} (${checkpoint === 'raw' ? 'current weights' : 'EMA'})`);
+    return model;
+  }
   const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
   const modelConfig: ShapesModelConfig = { textEncoder: config.textEncoder, denoiser: config.denoiser };
   const model = new ShapesTextToImage(engine, modelConfig);
@@ -102,7 +119,7 @@ export interface GuidanceMeasurement {
 }
 
 export async function measureTeacher(engine: Engine, options: MeasureOptions, log = console.log): Promise<Record<string, unknown>> {
-  const model = loadTeacherRun(engine, options.run);
+  const model = loadTeacherRun(engine, options.run, options.checkpoint);
   const evaluator = loadEvaluator(engine, readBytes(join(options.evaluator, 'evaluator.safetensors')));
   const captions = makeBatch(TEACHER_CAPTIONS_SEED, options.count);
   const real = await realFeatureStatistics(engine, evaluator, { count: 2000 });
@@ -127,7 +144,7 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
     fdReal: first.fdReal,
     perAttribute: first.perAttribute,
     measuredWith: {
-      command: `npm run measure -- --run ${options.run} --count ${options.count} --steps ${options.steps} --guidance ${options.guidance.join(',')}`,
+      command: `npm run measure -- --run ${options.run} --count ${options.count} --steps ${options.steps} --guidance ${options.guidance.join(',')}${options.checkpoint ? ` --checkpoint${options.checkpoint === 'raw' ? ' --raw' : ''}` : ''}`,
       captions: { count: options.count, seed: TEACHER_CAPTIONS_SEED, source: 'makeBatch(seed, count).captions (src/data/dataset.ts)' },
       sampler: { name: 'euler', steps: options.steps, guidance: first.guidance, noiseSeed: `${TEACHER_NOISE_SEED} + chunk of ${options.batch}` },
       fdReference: { images: 2000, seed: real.count === 2000 ? 'REAL_REFERENCE_SEED (src/eval/seeds.ts)' : null },
