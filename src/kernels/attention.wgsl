@@ -1,7 +1,9 @@
 // Scaled dot-product attention, forward, saving the probabilities P for the backward.
 //   s_ij = scale * q_i . k_j,   P_ij = softmax_j(s_ij) over the keys query i sees,   out_i = sum_j P_ij v_j
-// Layout (row-major): q [BH, Tq, D], k [BH, Tk, D], v [BH, Tk, Dv], key_mask [B, Tk], out [BH, Tq, Dv],
-// probs [BH, Tq, Tk]; BH = B * heads, query row r = bh * Tq + i.
+// Layout: q, k, v and out are read and written in place through a head layout each (attention_layout.wgsl):
+// element (b, h, t, c) at offset + b * batch_stride + h * head_stride + t * row_stride + c, so the heads of a
+// projection [B, T, parts * H * D] are used where they lie, with no transposes or slices around the kernel.
+// key_mask [B, Tk]; probs [BH, Tq, Tk] (contiguous); BH = B * heads, probability row r = bh * Tq + i.
 // Visibility: key_mask[b, j] != 0 (when HAS_MASK) and, when CAUSAL, j <= i + causal_offset
 // (causal_offset = Tk - Tq: the last query sees every key). Hidden keys get P = 0. A row with no visible
 // key gets P = 0 and out = 0, not NaN: its sum of exponentials is 0, whose inverse is taken as 0.
@@ -20,6 +22,13 @@ override WORKGROUP_SIZE: u32 = 64u;
 override HAS_MASK: bool = false;
 override CAUSAL: bool = false;
 
+struct Layout {
+  offset: u32,
+  batch_stride: u32,
+  head_stride: u32,
+  row_stride: u32,
+}
+
 struct Params {
   bh: u32,
   heads: u32,
@@ -29,6 +38,15 @@ struct Params {
   dv: u32,
   causal_offset: i32,
   scale: f32,
+  q_layout: Layout,
+  k_layout: Layout,
+  v_layout: Layout,
+  out_layout: Layout,
+}
+
+// The index of element 0 of row 0 of head bh under a layout (row t is t * row_stride further).
+fn head_base(l: Layout, bh: u32) -> u32 {
+  return l.offset + (bh / p.heads) * l.batch_stride + (bh % p.heads) * l.head_stride;
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -78,51 +96,65 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (bh >= p.bh) {
     return;
   }
+  let q_base = head_base(p.q_layout, bh);
+  let k_base = head_base(p.k_layout, bh);
+  let v_base = head_base(p.v_layout, bh);
+  let out_base = head_base(p.out_layout, bh);
   let i0 = (block % blocks) * 4u;
   let last = p.tq - 1u;
   let rows = min(p.tq - i0, 4u); // real rows in this block; the others repeat the last query
-  let r0 = bh * p.tq + i0;
-  let r1 = bh * p.tq + min(i0 + 1u, last);
-  let r2 = bh * p.tq + min(i0 + 2u, last);
-  let r3 = bh * p.tq + min(i0 + 3u, last);
-  let k0 = bh * p.tk * p.d;
-  let v0 = bh * p.tk * p.dv;
-  let end = visible_end(min(i0 + 3u, last)); // the block's last row sees the most keys
+  let i1 = min(i0 + 1u, last);
+  let i2 = min(i0 + 2u, last);
+  let i3 = min(i0 + 3u, last);
+  // probability rows (contiguous), and the query and output rows under their layouts
+  let r0 = (bh * p.tq + i0) * p.tk;
+  let r1 = (bh * p.tq + i1) * p.tk;
+  let r2 = (bh * p.tq + i2) * p.tk;
+  let r3 = (bh * p.tq + i3) * p.tk;
+  let qa = q_base + i0 * p.q_layout.row_stride;
+  let qb = q_base + i1 * p.q_layout.row_stride;
+  let qc = q_base + i2 * p.q_layout.row_stride;
+  let qd = q_base + i3 * p.q_layout.row_stride;
+  let end = visible_end(i3); // the block's last row sees the most keys
 
   // (1) raw scores, 4 rows x 4 keys per step
   let last_key = p.tk - 1u;
   for (var j = 0u; j < end; j += 4u) {
-    let ka = k0 + j * p.d;
-    let kb = k0 + min(j + 1u, last_key) * p.d;
-    let kc = k0 + min(j + 2u, last_key) * p.d;
-    let kd = k0 + min(j + 3u, last_key) * p.d;
+    let ka = k_base + j * p.k_layout.row_stride;
+    let kb = k_base + (min(j + 1u, last_key)) * p.k_layout.row_stride;
+    let kc = k_base + (min(j + 2u, last_key)) * p.k_layout.row_stride;
+    let kd = k_base + (min(j + 3u, last_key)) * p.k_layout.row_stride;
     var s0 = vec4<f32>(0.0);
     var s1 = vec4<f32>(0.0);
     var s2 = vec4<f32>(0.0);
     var s3 = vec4<f32>(0.0);
     for (var c = 0u; c < p.d; c++) {
       let kj = vec4<f32>(k[ka + c], k[kb + c], k[kc + c], k[kd + c]);
-      s0 += q[r0 * p.d + c] * kj;
-      s1 += q[r1 * p.d + c] * kj;
-      s2 += q[r2 * p.d + c] * kj;
-      s3 += q[r3 * p.d + c] * kj;
+      s0 += q[qa + c] * kj;
+      s1 += q[qb + c] * kj;
+      s2 += q[qc + c] * kj;
+      s3 += q[qd + c] * kj;
     }
     for (var u = 0u; u < 4u && j + u < end; u++) {
-      probs[r0 * p.tk + j + u] = s0[u] * p.scale;
-      probs[r1 * p.tk + j + u] = s1[u] * p.scale;
-      probs[r2 * p.tk + j + u] = s2[u] * p.scale;
-      probs[r3 * p.tk + j + u] = s3[u] * p.scale;
+      probs[r0 + j + u] = s0[u] * p.scale;
+      probs[r1 + j + u] = s1[u] * p.scale;
+      probs[r2 + j + u] = s2[u] * p.scale;
+      probs[r3 + j + u] = s3[u] * p.scale;
     }
   }
 
   // (2) softmax of each real row (a repeated row must not be normalised twice)
   let mask0 = (bh / p.heads) * p.tk;
-  softmax_row(r0 * p.tk, visible_end(i0), mask0);
-  if (rows > 1u) { softmax_row(r1 * p.tk, visible_end(i0 + 1u), mask0); }
-  if (rows > 2u) { softmax_row(r2 * p.tk, visible_end(i0 + 2u), mask0); }
-  if (rows > 3u) { softmax_row(r3 * p.tk, visible_end(i0 + 3u), mask0); }
+  softmax_row(r0, visible_end(i0), mask0);
+  if (rows > 1u) { softmax_row(r1, visible_end(i0 + 1u), mask0); }
+  if (rows > 2u) { softmax_row(r2, visible_end(i0 + 2u), mask0); }
+  if (rows > 3u) { softmax_row(r3, visible_end(i0 + 3u), mask0); }
 
   // (3) out = P v, 4 rows x 4 columns per step (P is 0 past each row's own visible keys)
+  let oa = out_base + i0 * p.out_layout.row_stride;
+  let ob = out_base + i1 * p.out_layout.row_stride;
+  let oc = out_base + i2 * p.out_layout.row_stride;
+  let od = out_base + i3 * p.out_layout.row_stride;
   let last_col = p.dv - 1u;
   for (var c = 0u; c < p.dv; c += 4u) {
     let cb = min(c + 1u, last_col);
@@ -133,18 +165,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var o2 = vec4<f32>(0.0);
     var o3 = vec4<f32>(0.0);
     for (var j = 0u; j < end; j++) {
-      let vj = v0 + j * p.dv;
+      let vj = v_base + j * p.v_layout.row_stride;
       let vrow = vec4<f32>(v[vj + c], v[vj + cb], v[vj + cc], v[vj + cd]);
-      o0 += probs[r0 * p.tk + j] * vrow;
-      o1 += probs[r1 * p.tk + j] * vrow;
-      o2 += probs[r2 * p.tk + j] * vrow;
-      o3 += probs[r3 * p.tk + j] * vrow;
+      o0 += probs[r0 + j] * vrow;
+      o1 += probs[r1 + j] * vrow;
+      o2 += probs[r2 + j] * vrow;
+      o3 += probs[r3 + j] * vrow;
     }
     for (var u = 0u; u < 4u && c + u < p.dv; u++) {
-      out[r0 * p.dv + c + u] = o0[u];
-      if (rows > 1u) { out[r1 * p.dv + c + u] = o1[u]; }
-      if (rows > 2u) { out[r2 * p.dv + c + u] = o2[u]; }
-      if (rows > 3u) { out[r3 * p.dv + c + u] = o3[u]; }
+      out[oa + c + u] = o0[u];
+      if (rows > 1u) { out[ob + c + u] = o1[u]; }
+      if (rows > 2u) { out[oc + c + u] = o2[u]; }
+      if (rows > 3u) { out[od + c + u] = o3[u]; }
     }
   }
 }

@@ -1,8 +1,12 @@
 // Scaled dot-product attention backward, part 2 of 2: dk and dv from the saved probabilities P and the
 // score gradient dS of attention_grad_query.wgsl:
 //   dk_j = scale * sum_i dS_ij q_i,   dv_j = sum_i P_ij dout_i
-// Layouts as in attention.wgsl; dk is [BH, Tk, D], dv [BH, Tk, Dv]. Hidden (query, key) pairs have
-// P = dS = 0, so the key mask is not needed here: a masked key gets dk = dv = 0 from the sums.
+// Layouts as in attention.wgsl: q and dout read through the query's and the output's head layouts, dk and dv
+// written through the key's and the value's. With SHARED_KV, k and v are parts of one tensor (a [B, S, 2C]
+// projection, or the whole [B, T, 3C] of self-attention), so dk and dv are parts of one gradient: both are
+// written through the `dk` binding (WebGPU refuses two writable bindings of one buffer), and `dv` is unused.
+// Hidden (query, key) pairs have P = dS = 0, so the key mask is not needed here: a masked key gets
+// dk = dv = 0 from the sums.
 //
 // Algorithm: one invocation per block of 4 key rows of one (batch, head), 4 keys x 4 columns per step:
 // 4 loads of a row of dS (or P, contiguous) and 4 of q (or dout) per 16 multiply-adds. With CAUSAL the
@@ -11,16 +15,42 @@
 // Cost per (query, key) pair: (D + Dv) multiply-adds and (D + Dv) / 2 loads.
 override WORKGROUP_SIZE: u32 = 64u;
 override CAUSAL: bool = false;
+override SHARED_KV: bool = false;
 
+struct Layout {
+  offset: u32,
+  batch_stride: u32,
+  head_stride: u32,
+  row_stride: u32,
+}
+
+// The three attention kernels share one Params layout (see attention.wgsl).
 struct Params {
   bh: u32,
-  heads: u32, // unused here: the three attention kernels share one Params layout
+  heads: u32,
   tq: u32,
   tk: u32,
   d: u32,
   dv: u32,
   causal_offset: i32,
   scale: f32,
+  q_layout: Layout,
+  k_layout: Layout,
+  v_layout: Layout,
+  out_layout: Layout,
+}
+
+// The index of element 0 of row 0 of head bh under a layout (row t is t * row_stride further).
+fn head_base(l: Layout, bh: u32) -> u32 {
+  return l.offset + (bh / p.heads) * l.batch_stride + (bh % p.heads) * l.head_stride;
+}
+
+fn store_dv(i: u32, value: f32) {
+  if (SHARED_KV) {
+    dk[i] = value;
+  } else {
+    dv[i] = value;
+  }
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -39,6 +69,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (bh >= p.bh) {
     return;
   }
+  let q_base = head_base(p.q_layout, bh);
+  let k_base = head_base(p.k_layout, bh);
+  let v_base = head_base(p.v_layout, bh);
+  let out_base = head_base(p.out_layout, bh);
   let j0 = (block % blocks) * 4u;
   let last_key = p.tk - 1u;
   // Columns of P and dS for the block's keys (clamped: a repeated key is loaded, never stored).
@@ -50,7 +84,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (CAUSAL) {
     start = u32(clamp(i32(j0) - p.causal_offset, 0, i32(p.tq)));
   }
-  let rows0 = bh * p.tq; // the first query row of this (batch, head)
+  let rows0 = bh * p.tq; // the first probability row of this (batch, head)
+  let ka = k_base + j0 * p.k_layout.row_stride;
+  let kb = k_base + jb * p.k_layout.row_stride;
+  let kc = k_base + jc * p.k_layout.row_stride;
+  let kd = k_base + jd * p.k_layout.row_stride;
 
   for (var c = 0u; c < p.d; c += 4u) {
     let cb = min(c + 1u, p.d - 1u);
@@ -62,22 +100,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var g3 = vec4<f32>(0.0);
     for (var i = start; i < p.tq; i++) {
       let s0 = (rows0 + i) * p.tk;
-      let q0 = (rows0 + i) * p.d;
+      let q0 = q_base + i * p.q_layout.row_stride;
       let qrow = vec4<f32>(q[q0 + c], q[q0 + cb], q[q0 + cc], q[q0 + cd]);
       g0 += dscores[s0 + ja] * qrow;
       g1 += dscores[s0 + jb] * qrow;
       g2 += dscores[s0 + jc] * qrow;
       g3 += dscores[s0 + jd] * qrow;
     }
-    let base = (bh * p.tk + j0) * p.d + c;
     for (var u = 0u; u < 4u && c + u < p.d; u++) {
-      dk[base + u] = g0[u] * p.scale;
-      if (j0 + 1u < p.tk) { dk[base + p.d + u] = g1[u] * p.scale; }
-      if (j0 + 2u < p.tk) { dk[base + 2u * p.d + u] = g2[u] * p.scale; }
-      if (j0 + 3u < p.tk) { dk[base + 3u * p.d + u] = g3[u] * p.scale; }
+      dk[ka + c + u] = g0[u] * p.scale;
+      if (j0 + 1u < p.tk) { dk[kb + c + u] = g1[u] * p.scale; }
+      if (j0 + 2u < p.tk) { dk[kc + c + u] = g2[u] * p.scale; }
+      if (j0 + 3u < p.tk) { dk[kd + c + u] = g3[u] * p.scale; }
     }
   }
 
+  let va = v_base + j0 * p.v_layout.row_stride;
+  let vb = v_base + jb * p.v_layout.row_stride;
+  let vc = v_base + jc * p.v_layout.row_stride;
+  let vd = v_base + jd * p.v_layout.row_stride;
   for (var c = 0u; c < p.dv; c += 4u) {
     let cb = min(c + 1u, p.dv - 1u);
     let cc = min(c + 2u, p.dv - 1u);
@@ -88,19 +129,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var g3 = vec4<f32>(0.0);
     for (var i = start; i < p.tq; i++) {
       let s0 = (rows0 + i) * p.tk;
-      let o0 = (rows0 + i) * p.dv;
+      let o0 = out_base + i * p.out_layout.row_stride;
       let orow = vec4<f32>(dout[o0 + c], dout[o0 + cb], dout[o0 + cc], dout[o0 + cd]);
       g0 += probs[s0 + ja] * orow;
       g1 += probs[s0 + jb] * orow;
       g2 += probs[s0 + jc] * orow;
       g3 += probs[s0 + jd] * orow;
     }
-    let base = (bh * p.tk + j0) * p.dv + c;
     for (var u = 0u; u < 4u && c + u < p.dv; u++) {
-      dv[base + u] = g0[u];
-      if (j0 + 1u < p.tk) { dv[base + p.dv + u] = g1[u]; }
-      if (j0 + 2u < p.tk) { dv[base + 2u * p.dv + u] = g2[u]; }
-      if (j0 + 3u < p.tk) { dv[base + 3u * p.dv + u] = g3[u]; }
+      store_dv(va + c + u, g0[u]);
+      if (j0 + 1u < p.tk) { store_dv(vb + c + u, g1[u]); }
+      if (j0 + 2u < p.tk) { store_dv(vc + c + u, g2[u]); }
+      if (j0 + 3u < p.tk) { store_dv(vd + c + u, g3[u]); }
     }
   }
 }

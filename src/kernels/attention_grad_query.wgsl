@@ -3,7 +3,8 @@
 //   dP_ij = dout_i . v_j,   delta_i = sum_j P_ij dP_ij,   dS_ij = P_ij (dP_ij - delta_i),
 //   dq_i = scale * sum_j dS_ij k_j
 // dS [BH, Tq, Tk] is written whole (0 where P is 0: hidden keys, empty rows) for
-// attention_grad_key.wgsl. Other layouts as in attention.wgsl; dout is [BH, Tq, Dv], dq [BH, Tq, D].
+// attention_grad_key.wgsl. Other layouts as in attention.wgsl: dout is read through the output's head layout,
+// dq written through the query's (into the query's gradient buffer).
 //
 // Algorithm: one invocation per block of 4 query rows of one (batch, head), tiled like attention.wgsl:
 // (A) dP, 4 rows x 4 keys per step (8 loads per 16 multiply-adds), written into dS; (B) per real row,
@@ -14,15 +15,32 @@
 override WORKGROUP_SIZE: u32 = 64u;
 override CAUSAL: bool = false;
 
+struct Layout {
+  offset: u32,
+  batch_stride: u32,
+  head_stride: u32,
+  row_stride: u32,
+}
+
+// The three attention kernels share one Params layout (see attention.wgsl).
 struct Params {
   bh: u32,
-  heads: u32, // unused here: the three attention kernels share one Params layout
+  heads: u32,
   tq: u32,
   tk: u32,
   d: u32,
   dv: u32,
   causal_offset: i32,
   scale: f32,
+  q_layout: Layout,
+  k_layout: Layout,
+  v_layout: Layout,
+  out_layout: Layout,
+}
+
+// The index of element 0 of row 0 of head bh under a layout (row t is t * row_stride further).
+fn head_base(l: Layout, bh: u32) -> u32 {
+  return l.offset + (bh / p.heads) * l.batch_stride + (bh % p.heads) * l.head_stride;
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -63,52 +81,65 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (bh >= p.bh) {
     return;
   }
+  let q_base = head_base(p.q_layout, bh);
+  let k_base = head_base(p.k_layout, bh);
+  let v_base = head_base(p.v_layout, bh);
+  let out_base = head_base(p.out_layout, bh);
   let i0 = (block % blocks) * 4u;
   let last = p.tq - 1u;
   let rows = min(p.tq - i0, 4u);
-  let r0 = bh * p.tq + i0;
-  let r1 = bh * p.tq + min(i0 + 1u, last);
-  let r2 = bh * p.tq + min(i0 + 2u, last);
-  let r3 = bh * p.tq + min(i0 + 3u, last);
-  let k0 = bh * p.tk * p.d;
-  let v0 = bh * p.tk * p.dv;
+  let i1 = min(i0 + 1u, last);
+  let i2 = min(i0 + 2u, last);
+  let i3 = min(i0 + 3u, last);
+  let r0 = (bh * p.tq + i0) * p.tk;
+  let r1 = (bh * p.tq + i1) * p.tk;
+  let r2 = (bh * p.tq + i2) * p.tk;
+  let r3 = (bh * p.tq + i3) * p.tk;
   // Keys past `end` have P = 0 for every row of the block. Past its own visible end a row's P is 0
   // too, so its dS there comes out 0 without a per-row bound in the tiled loops.
-  let end = visible_end(min(i0 + 3u, last));
+  let end = visible_end(i3);
 
   // (A) dP = dout v^T, 4 rows x 4 keys per step, into dscores
+  let oa = out_base + i0 * p.out_layout.row_stride;
+  let ob = out_base + i1 * p.out_layout.row_stride;
+  let oc = out_base + i2 * p.out_layout.row_stride;
+  let od = out_base + i3 * p.out_layout.row_stride;
   let last_key = p.tk - 1u;
   for (var j = 0u; j < end; j += 4u) {
-    let va = v0 + j * p.dv;
-    let vb = v0 + min(j + 1u, last_key) * p.dv;
-    let vc = v0 + min(j + 2u, last_key) * p.dv;
-    let vd = v0 + min(j + 3u, last_key) * p.dv;
+    let va = v_base + j * p.v_layout.row_stride;
+    let vb = v_base + (min(j + 1u, last_key)) * p.v_layout.row_stride;
+    let vc = v_base + (min(j + 2u, last_key)) * p.v_layout.row_stride;
+    let vd = v_base + (min(j + 3u, last_key)) * p.v_layout.row_stride;
     var d0 = vec4<f32>(0.0);
     var d1 = vec4<f32>(0.0);
     var d2 = vec4<f32>(0.0);
     var d3 = vec4<f32>(0.0);
     for (var c = 0u; c < p.dv; c++) {
       let vj = vec4<f32>(v[va + c], v[vb + c], v[vc + c], v[vd + c]);
-      d0 += dout[r0 * p.dv + c] * vj;
-      d1 += dout[r1 * p.dv + c] * vj;
-      d2 += dout[r2 * p.dv + c] * vj;
-      d3 += dout[r3 * p.dv + c] * vj;
+      d0 += dout[oa + c] * vj;
+      d1 += dout[ob + c] * vj;
+      d2 += dout[oc + c] * vj;
+      d3 += dout[od + c] * vj;
     }
     for (var u = 0u; u < 4u && j + u < end; u++) {
-      dscores[r0 * p.tk + j + u] = d0[u];
-      dscores[r1 * p.tk + j + u] = d1[u];
-      dscores[r2 * p.tk + j + u] = d2[u];
-      dscores[r3 * p.tk + j + u] = d3[u];
+      dscores[r0 + j + u] = d0[u];
+      dscores[r1 + j + u] = d1[u];
+      dscores[r2 + j + u] = d2[u];
+      dscores[r3 + j + u] = d3[u];
     }
   }
 
   // (B) dS per real row (a repeated row must not be transformed twice)
-  softmax_grad_row(r0 * p.tk, end);
-  if (rows > 1u) { softmax_grad_row(r1 * p.tk, end); }
-  if (rows > 2u) { softmax_grad_row(r2 * p.tk, end); }
-  if (rows > 3u) { softmax_grad_row(r3 * p.tk, end); }
+  softmax_grad_row(r0, end);
+  if (rows > 1u) { softmax_grad_row(r1, end); }
+  if (rows > 2u) { softmax_grad_row(r2, end); }
+  if (rows > 3u) { softmax_grad_row(r3, end); }
 
   // (C) dq = scale * dS k, 4 rows x 4 columns per step
+  let qa = q_base + i0 * p.q_layout.row_stride;
+  let qb = q_base + i1 * p.q_layout.row_stride;
+  let qc = q_base + i2 * p.q_layout.row_stride;
+  let qd = q_base + i3 * p.q_layout.row_stride;
   let last_col = p.d - 1u;
   for (var c = 0u; c < p.d; c += 4u) {
     let cb = min(c + 1u, last_col);
@@ -119,18 +150,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var g2 = vec4<f32>(0.0);
     var g3 = vec4<f32>(0.0);
     for (var j = 0u; j < end; j++) {
-      let kj = k0 + j * p.d;
+      let kj = k_base + j * p.k_layout.row_stride;
       let krow = vec4<f32>(k[kj + c], k[kj + cb], k[kj + cc], k[kj + cd]);
-      g0 += dscores[r0 * p.tk + j] * krow;
-      g1 += dscores[r1 * p.tk + j] * krow;
-      g2 += dscores[r2 * p.tk + j] * krow;
-      g3 += dscores[r3 * p.tk + j] * krow;
+      g0 += dscores[r0 + j] * krow;
+      g1 += dscores[r1 + j] * krow;
+      g2 += dscores[r2 + j] * krow;
+      g3 += dscores[r3 + j] * krow;
     }
     for (var u = 0u; u < 4u && c + u < p.d; u++) {
-      dq[r0 * p.d + c + u] = g0[u] * p.scale;
-      if (rows > 1u) { dq[r1 * p.d + c + u] = g1[u] * p.scale; }
-      if (rows > 2u) { dq[r2 * p.d + c + u] = g2[u] * p.scale; }
-      if (rows > 3u) { dq[r3 * p.d + c + u] = g3[u] * p.scale; }
+      dq[qa + c + u] = g0[u] * p.scale;
+      if (rows > 1u) { dq[qb + c + u] = g1[u] * p.scale; }
+      if (rows > 2u) { dq[qc + c + u] = g2[u] * p.scale; }
+      if (rows > 3u) { dq[qd + c + u] = g3[u] * p.scale; }
     }
   }
 }

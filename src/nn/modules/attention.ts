@@ -1,8 +1,7 @@
 // Multi-head attention: self-attention (queries, keys and values from one sequence) or cross-attention
 // (keys and values from a context such as the text encoder's states, with a padding mask).
 import { Module } from '../module';
-import { attention } from '../ops/attention';
-import { reshape, slice, transpose } from '../ops/shape';
+import { crossAttention, selfAttention } from '../ops/attention';
 import type { Tensor } from '../tensor';
 import type { Engine } from '../engine';
 import { Linear } from './basic';
@@ -36,29 +35,19 @@ export class MultiHeadAttention extends Module {
     this.out = this.child('out', new Linear(engine, dim, dim, { seed: seed + 2 }));
   }
 
-  // [B, T, parts * C] -> parts tensors of [B, H, T, D]
-  private heads_(x: Tensor, parts: number): Tensor[] {
-    const [batch, tokens] = x.shape as [number, number, number];
-    const split = transpose(reshape(x, [batch, tokens, parts, this.heads, this.headDim]), [2, 0, 3, 1, 4]);
-    return Array.from({ length: parts }, (_, i) => reshape(slice(split, 0, i, i + 1), [batch, this.heads, tokens, this.headDim]));
-  }
-
   /**
-   * x[B, T, C] -> [B, T, C]. With a context (cross-attention): context[B, S, Cctx] and an optional
-   * contextMask[B, S] (1 = a real token, 0 = padding).
+   * x[B, T, C] -> [B, T, C]. With a context (cross-attention): context[B, S, Cctx]. The mask [B, S] (or [B, T]
+   * in self-attention) marks the keys: 1 = a real token, 0 = padding. The attention kernels read the heads
+   * straight from the projections (ops/attention.ts).
    */
   forward(x: Tensor, context?: Tensor, contextMask?: Tensor | null): Tensor {
-    const [batch, tokens] = x.shape as [number, number, number];
-    let q: Tensor, k: Tensor, v: Tensor;
+    let merged: Tensor;
     if (this.qkv) {
-      [q, k, v] = this.heads_(this.qkv.forward(x), 3) as [Tensor, Tensor, Tensor];
+      merged = selfAttention(this.qkv.forward(x), this.heads, { keyMask: contextMask ?? null });
     } else {
       if (!context) throw new Error('cross-attention needs a context tensor');
-      [q] = this.heads_(this.q!.forward(x), 1) as [Tensor];
-      [k, v] = this.heads_(this.kv!.forward(context), 2) as [Tensor, Tensor];
+      merged = crossAttention(this.q!.forward(x), this.kv!.forward(context), this.heads, { keyMask: contextMask ?? null });
     }
-    const attended = attention(q, k, v, { keyMask: contextMask ?? null });
-    const merged = reshape(transpose(attended, [0, 2, 1, 3]), [batch, tokens, this.dim]);
     return this.out.forward(merged);
   }
 }

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../engine';
 import { host, type HostTensor, randn } from '../host';
-import { checkOp, testEngine } from '../testing';
+import { checkOp, type Reference, testEngine } from '../testing';
 import { backward, fromArray, noGrad, type Tensor, tidy } from '../tensor';
-import { attention, attentionReference, type AttentionOptions } from './attention';
+import { attention, attentionReference, type AttentionOptions, crossAttention, selfAttention } from './attention';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -118,6 +118,112 @@ describe('attention', () => {
       expect(() => attention(q, k, v, { keyMask: t([2, 4], 'mask') })).toThrow('attention keyMask: expected [2, 7], got mask[2, 4]');
       const ids = fromArray(engine, [2, 7], new Array(14).fill(1), 'u32', 'ids');
       expect(() => attention(q, k, v, { keyMask: ids })).toThrow('attention keyMask: expected an f32 tensor, got u32 ids[2, 7]');
+    });
+  });
+});
+
+// The multi-head forms read the heads in place; their reference is the split, attention() and the merge on the host.
+function splitHeads(x: HostTensor, part: number, parts: number, heads: number): HostTensor {
+  const [b, t, width] = x.shape as [number, number, number];
+  const d = width / parts / heads;
+  const out = host([b, heads, t, d]);
+  for (let n = 0; n < b; n++)
+    for (let h = 0; h < heads; h++)
+      for (let i = 0; i < t; i++) for (let c = 0; c < d; c++) out.data[((n * heads + h) * t + i) * d + c] = x.data[(n * t + i) * width + part * heads * d + h * d + c]!;
+  return out;
+}
+
+function mergeHeads(x: HostTensor, target: HostTensor, part: number, parts: number): void {
+  const [b, heads, t, d] = x.shape as [number, number, number, number];
+  const width = parts * heads * d;
+  for (let n = 0; n < b; n++)
+    for (let h = 0; h < heads; h++)
+      for (let i = 0; i < t; i++) for (let c = 0; c < d; c++) target.data[(n * t + i) * width + part * heads * d + h * d + c]! += x.data[((n * heads + h) * t + i) * d + c]!;
+}
+
+function packedReference(kind: 'self' | 'cross', heads: number, hasMask: boolean, causal = false): Reference {
+  const inner = attentionReference({ hasMask, causal });
+  const split = (inputs: readonly HostTensor[]) =>
+    kind === 'self'
+      ? [0, 1, 2].map((i) => splitHeads(inputs[0]!, i, 3, heads)).concat(hasMask ? [inputs[1]!] : [])
+      : [splitHeads(inputs[0]!, 0, 1, heads), splitHeads(inputs[1]!, 0, 2, heads), splitHeads(inputs[1]!, 1, 2, heads)].concat(hasMask ? [inputs[2]!] : []);
+  return {
+    forward(inputs) {
+      const out = inner.forward(split(inputs));
+      const [b, , t, d] = out.shape as [number, number, number, number];
+      const merged = host([b, t, heads * d]);
+      mergeHeads(out, merged, 0, 1);
+      return merged;
+    },
+    backward(inputs, dout) {
+      const parts = split(inputs);
+      const [dq, dk, dv] = inner.backward(parts, splitHeads(dout, 0, 1, heads)) as HostTensor[];
+      if (kind === 'self') {
+        const dqkv = host(inputs[0]!.shape);
+        [dq!, dk!, dv!].forEach((g, i) => mergeHeads(g, dqkv, i, 3));
+        return [dqkv, ...(hasMask ? [null] : [])];
+      }
+      const dqOut = host(inputs[0]!.shape);
+      mergeHeads(dq!, dqOut, 0, 1);
+      const dkv = host(inputs[1]!.shape);
+      mergeHeads(dk!, dkv, 0, 2);
+      mergeHeads(dv!, dkv, 1, 2);
+      return [dqOut, dkv, ...(hasMask ? [null] : [])];
+    },
+  };
+}
+
+describe('selfAttention and crossAttention (heads read in place)', () => {
+  // Widths and lengths off the kernels' blocks of 4; more (batch, head) blocks than one workgroup in the last.
+  it.each([
+    { b: 2, t: 7, heads: 3, d: 5, masked: false },
+    { b: 3, t: 6, heads: 2, d: 3, masked: true },
+    { b: 17, t: 5, heads: 4, d: 2, masked: false },
+  ])('self-attention on qkv [$b, $t, 3 x $heads x $d] matches split + attention + merge, forward and backward', async ({ b, t, heads, d, masked }) => {
+    const c: Case = { name: '', b, h: heads, tq: t, tk: t, d, dv: d, ...(masked ? { masked: [[1], 'all', [0, 5]] } : {}) };
+    await checkOp(engine, {
+      inputs: [randn([b, t, 3 * heads * d], 11), ...(masked ? [maskOf(c)] : [])],
+      differentiable: masked ? [true, false] : [true],
+      gpu: ([qkv, mask]) => selfAttention(qkv!, heads, { keyMask: mask ?? null }),
+      reference: packedReference('self', heads, masked),
+      k: d + t,
+    });
+  });
+
+  it.each([
+    { b: 2, tq: 9, tk: 5, heads: 3, d: 5 },
+    { b: 3, tq: 4, tk: 7, heads: 2, d: 6 },
+  ])('cross-attention q [$b, $tq, C], kv [$b, $tk, 2C] with a key mask matches the reference', async ({ b, tq, tk, heads, d }) => {
+    const c: Case = { name: '', b, h: heads, tq, tk, d, dv: d, masked: [[0, 3], [], 'all'].slice(0, b) as Case['masked'] };
+    await checkOp(engine, {
+      inputs: [randn([b, tq, heads * d], 21), randn([b, tk, 2 * heads * d], 22), maskOf(c)],
+      differentiable: [true, true, false],
+      gpu: ([q, kv, mask]) => crossAttention(q!, kv!, heads, { keyMask: mask! }),
+      reference: packedReference('cross', heads, true),
+      k: d + tk,
+    });
+  });
+
+  it('gives the same numbers as the split / attention / merge it replaces', async () => {
+    const [b, t, heads, d] = [2, 6, 3, 4];
+    const qkvData = randn([b, t, 3 * heads * d], 31).data;
+    const [packedOut, composedOut] = tidy(engine, () => {
+      const qkv = fromArray(engine, [b, t, 3 * heads * d], qkvData);
+      const parts = [0, 1, 2].map((i) => fromArray(engine, [b, heads, t, d], splitHeads(host([b, t, 3 * heads * d], qkvData), i, 3, heads).data));
+      return [selfAttention(qkv, heads), attention(parts[0]!, parts[1]!, parts[2]!)];
+    });
+    const merged = host([b, t, heads * d]);
+    mergeHeads(host([b, heads, t, d], await composedOut!.read()), merged, 0, 1);
+    expect(Array.from(await packedOut!.read())).toEqual(Array.from(merged.data, (x) => Math.fround(x)));
+    packedOut!.dispose();
+    composedOut!.dispose();
+  });
+
+  it('refuses a qkv that does not split into the heads, and a kv of the wrong width, naming them', () => {
+    tidy(engine, () => {
+      const t = (shape: number[], label: string) => fromArray(engine, shape, new Array(shape.reduce((a, b) => a * b, 1)).fill(0), 'f32', label);
+      expect(() => selfAttention(t([2, 5, 20], 'qkv'), 3)).toThrow('attention qkv: qkv[2, 5, 20] does not split into q, k and v of 3 heads');
+      expect(() => crossAttention(t([2, 5, 12], 'q'), t([2, 4, 12], 'kv'), 3)).toThrow('attention kv: expected [2, S, 24], got kv[2, 4, 12]');
     });
   });
 });

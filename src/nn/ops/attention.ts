@@ -1,5 +1,9 @@
 // Scaled dot-product attention with an optional key padding mask and causal masking.
-// q[B,H,Tq,D], k[B,H,Tk,D], v[B,H,Tk,Dv], keyMask[B,Tk] -> out[B,H,Tq,Dv]
+//   attention(q[B,H,Tq,D], k[B,H,Tk,D], v[B,H,Tk,Dv], keyMask[B,Tk]) -> out[B,H,Tq,Dv]
+//   selfAttention(qkv[B,T,3C], heads) -> [B,T,C];  crossAttention(q[B,T,C], kv[B,S,2C], heads, keyMask[B,S]) -> [B,T,C]
+// The kernels read q, k, v and write out (and their gradients) through a head layout per operand, so the
+// multi-head forms use the projections' heads where they lie: no split/merge transposes or slices, and
+// their backward passes, around them (they were 10 dispatches and ~15% of a DiT training step on llvmpipe).
 //   out_i = sum_j softmax_j(scale * q_i . k_j) v_j over the keys query i may see; scale = 1/sqrt(D) by default.
 // keyMask (f32, 1 = attend, 0 = masked: text padding) is not differentiable. causal: query i sees keys
 // j <= i + (Tk - Tq). A query row that sees no key at all outputs zeros (not NaN), and passes no gradient.
@@ -20,11 +24,15 @@
 // P must fit one storage binding (checked; 128 MiB on llvmpipe: B*H=64 up to T~700). For long sequences
 // (T in the thousands) the recompute design would be the one to switch to.
 //
-// Measured, B=8, H=4, T=80, D=32 (`npx vitest run -c bench/vitest.config.ts bench/attention.measure.test.ts`;
-// 2 CPU cores under a load average of ~6 from other jobs: the best of 7 steps, over several runs):
-//   SwiftShader  forward 56 ms, forward + backward 115 ms  (typical 60-90 / 140-250)
-//   llvmpipe     forward  7 ms, forward + backward  21 ms  (typical 15 / 43)
-// Before tiling (one invocation per row, scalar loops): SwiftShader ~300 / ~1270 ms, llvmpipe ~54 / ~158.
+// Measured, B=8, H=4, T=80, D=32, best of 7, forward / forward + backward (`npx vitest run -c bench/vitest.config.ts
+// bench/attention.measure.test.ts`, 2 CPU cores shared with a training run, 2026-12-06):
+//                                      llvmpipe          SwiftShader
+//   attention() on split heads          9.9 / 28.0 ms     37.7 / 100 ms   (the kernels alone)
+//   split + attention() + merge        18.3 / 48.8 ms     61.0 / 179 ms   (the module before in-place heads)
+//   selfAttention() on qkv in place    10.3 / 29.2 ms     36.1 / 108 ms
+// In a Shapes DiT training step (batch 64, llvmpipe) reading heads in place took 708 dispatches to 584 and the
+// step from 3.6 to 3.0 s. Before tiling (one invocation per row, scalar loops): SwiftShader ~300 / ~1270 ms,
+// llvmpipe ~54 / ~158.
 import forwardSource from '../../kernels/attention.wgsl?raw';
 import gradKeySource from '../../kernels/attention_grad_key.wgsl?raw';
 import gradQuerySource from '../../kernels/attention_grad_query.wgsl?raw';
@@ -33,7 +41,18 @@ import type { Reference } from '../testing';
 import { record, type Tensor } from '../tensor';
 import { assertF32, launch1d, output } from './common';
 
-const PARAMS = { bh: 'u32', heads: 'u32', tq: 'u32', tk: 'u32', d: 'u32', dv: 'u32', causal_offset: 'i32', scale: 'f32' } as const;
+const LAYOUT_FIELDS = ['offset', 'batch_stride', 'head_stride', 'row_stride'] as const;
+const PARAMS = {
+  bh: 'u32',
+  heads: 'u32',
+  tq: 'u32',
+  tk: 'u32',
+  d: 'u32',
+  dv: 'u32',
+  causal_offset: 'i32',
+  scale: 'f32',
+  ...Object.fromEntries(['q', 'k', 'v', 'out'].flatMap((operand) => LAYOUT_FIELDS.map((field) => [`${operand}_${field}`, 'u32' as const]))),
+} as const;
 const forwardKernel = { label: 'attention', code: forwardSource, params: PARAMS };
 const gradKeyKernel = { label: 'attention_grad_key', code: gradKeySource, params: PARAMS };
 const gradQueryKernel = { label: 'attention_grad_query', code: gradQuerySource, params: PARAMS };
@@ -52,8 +71,129 @@ function expectShape(t: Tensor, what: string, expected: readonly (number | strin
   if (!ok) throw new Error(`attention ${what}: expected [${expected.join(', ')}], got ${t.describe()}`);
 }
 
-export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+/** Where the heads of an operand lie in its tensor: element (b, h, t, c) at offset + b sB + h sH + t sT + c. */
+interface HeadLayout {
+  offset: number;
+  batchStride: number;
+  headStride: number;
+  rowStride: number;
+}
+
+/** [B, H, T, D] stored as it is. */
+const contiguous = (heads: number, rows: number, width: number): HeadLayout => ({ offset: 0, batchStride: heads * rows * width, headStride: rows * width, rowStride: width });
+
+/** Part `part` of the heads packed in a projection [B, T, parts * H * D] (columns part * H * D + h * D + c). */
+const packed = (part: number, parts: number, heads: number, rows: number, width: number): HeadLayout => ({
+  offset: part * heads * width,
+  batchStride: rows * parts * heads * width,
+  headStride: width,
+  rowStride: parts * heads * width,
+});
+
+/** One operand of the kernels: a tensor and where its heads lie in it. */
+interface Operand {
+  tensor: Tensor;
+  layout: HeadLayout;
+}
+
+interface AttentionProblem {
+  q: Operand;
+  k: Operand;
+  v: Operand;
+  /** The output's shape and layout ([B, H, Tq, Dv] contiguous, or the merged heads [B, Tq, H * Dv]). */
+  out: { shape: number[]; layout: HeadLayout };
+  batch: number;
+  heads: number;
+  tq: number;
+  tk: number;
+  d: number;
+  dv: number;
+}
+
+function layoutParams(name: string, l: HeadLayout): Record<string, number> {
+  return { [`${name}_offset`]: l.offset, [`${name}_batch_stride`]: l.batchStride, [`${name}_head_stride`]: l.headStride, [`${name}_row_stride`]: l.rowStride };
+}
+
+/**
+ * The three kernels on operands read in place. q, k and v may be parts of one tensor (then its gradient is one
+ * tensor, written by both backward kernels); k and v are either parts of one tensor or two tensors.
+ */
+function attentionOn(problem: AttentionProblem, options: AttentionOptions): Tensor {
+  const { q, k, v, batch, heads, tq, tk, d, dv } = problem;
   const { keyMask = null, causal = false } = options;
+  if (keyMask) {
+    assertF32(keyMask, 'attention keyMask');
+    expectShape(keyMask, 'keyMask', [batch, tk]);
+  }
+  const sharedKv = k.tensor === v.tensor;
+  const scale = options.scale ?? 1 / Math.sqrt(d);
+  const engine = q.tensor.engine;
+  const probBytes = batch * heads * tq * tk * 4;
+  const limit = engine.device.limits.maxStorageBufferBindingSize;
+  if (probBytes > limit) {
+    throw new RangeError(`attention: the probabilities [${batch}, ${heads}, ${tq}, ${tk}] need ${probBytes} bytes, over this device's ${limit} per binding`);
+  }
+
+  const params = {
+    bh: batch * heads,
+    heads,
+    tq,
+    tk,
+    d,
+    dv,
+    causal_offset: tk - tq,
+    scale,
+    ...layoutParams('q', q.layout),
+    ...layoutParams('k', k.layout),
+    ...layoutParams('v', v.layout),
+    ...layoutParams('out', problem.out.layout),
+  };
+  const causalFlag = { CAUSAL: causal ? 1 : 0 };
+  // Each kernel's invocation handles a block of 4 query rows (forward, dq) or 4 key rows (dk, dv).
+  const queryBlocks = batch * heads * Math.ceil(tq / 4);
+  const keyBlocks = batch * heads * Math.ceil(tk / 4);
+  const out = output(engine, problem.out.shape, 'attention');
+  const probs = output(engine, [batch, heads, tq, tk], 'attention.probs');
+  launch1d(engine, forwardKernel, queryBlocks, {
+    // q stands in for a missing mask's binding (never read)
+    bindings: [q.tensor.buffer, k.tensor.buffer, v.tensor.buffer, (keyMask ?? q.tensor).buffer, out.buffer, probs.buffer],
+    params,
+    constants: { HAS_MASK: keyMask ? 1 : 0, ...causalFlag },
+  });
+
+  const inputs = [...new Set([q.tensor, k.tensor, v.tensor])];
+  record(out, inputs, (dout) => {
+    // One gradient per input tensor; the kernels write each operand's part of it through its layout.
+    const grads = new Map(inputs.map((t) => [t, output(engine, t.shape, `attention.d${t === q.tensor ? 'q' : 'kv'}`)]));
+    const dscores = output(engine, probs.shape, 'attention.dscores');
+    launch1d(engine, gradQueryKernel, queryBlocks, {
+      bindings: [k.tensor.buffer, v.tensor.buffer, dout.buffer, probs.buffer, dscores.buffer, grads.get(q.tensor)!.buffer],
+      params,
+      constants: causalFlag,
+    });
+    // With k and v in one tensor both gradients go through the dk binding; the dv binding gets a stand-in.
+    const standIn = sharedKv ? output(engine, [1], 'attention.unused') : null;
+    launch1d(engine, gradKeyKernel, keyBlocks, {
+      bindings: [q.tensor.buffer, dout.buffer, probs.buffer, dscores.buffer, grads.get(k.tensor)!.buffer, (standIn ?? grads.get(v.tensor)!).buffer],
+      params,
+      constants: { ...causalFlag, SHARED_KV: sharedKv ? 1 : 0 },
+    });
+    standIn?.dispose();
+    probs.dispose(); // the tape runs each entry once
+    dscores.dispose();
+    return inputs.map((t) => {
+      const g = grads.get(t)!;
+      if (t.requiresGrad) return g;
+      g.dispose();
+      return null;
+    });
+  });
+  if (!out.requiresGrad) probs.dispose(); // nothing recorded: no backward will read them
+  return out;
+}
+
+/** q[B,H,Tq,D], k[B,H,Tk,D], v[B,H,Tk,Dv] (each contiguous) -> out[B,H,Tq,Dv]. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   for (const [t, what] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) assertF32(t, `attention ${what}`);
   expectShape(q, 'q', ['B', 'H', 'Tq', 'D']);
   const [batch, heads, tq, d] = q.shape as [number, number, number, number];
@@ -61,57 +201,70 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const tk = k.shape[2]!;
   expectShape(v, 'v', [batch, heads, tk, 'Dv']);
   const dv = v.shape[3]!;
-  if (keyMask) {
-    assertF32(keyMask, 'attention keyMask');
-    expectShape(keyMask, 'keyMask', [batch, tk]);
-  }
-  const scale = options.scale ?? 1 / Math.sqrt(d);
-  const engine = q.engine;
-  const probBytes = batch * heads * tq * tk * 4;
-  const limit = engine.device.limits.maxStorageBufferBindingSize;
-  if (probBytes > limit) {
-    throw new RangeError(`attention: the probabilities [${batch}, ${heads}, ${tq}, ${tk}] need ${probBytes} bytes, over this device's ${limit} per binding`);
-  }
+  return attentionOn(
+    {
+      q: { tensor: q, layout: contiguous(heads, tq, d) },
+      k: { tensor: k, layout: contiguous(heads, tk, d) },
+      v: { tensor: v, layout: contiguous(heads, tk, dv) },
+      out: { shape: [batch, heads, tq, dv], layout: contiguous(heads, tq, dv) },
+      batch,
+      heads,
+      tq,
+      tk,
+      d,
+      dv,
+    },
+    options,
+  );
+}
 
-  const params = { bh: batch * heads, heads, tq, tk, d, dv, causal_offset: tk - tq, scale };
-  const causalFlag = { CAUSAL: causal ? 1 : 0 };
-  // Each kernel's invocation handles a block of 4 query rows (forward, dq) or 4 key rows (dk, dv).
-  const queryBlocks = batch * heads * Math.ceil(tq / 4);
-  const keyBlocks = batch * heads * Math.ceil(tk / 4);
-  const out = output(engine, [batch, heads, tq, dv], 'attention');
-  const probs = output(engine, [batch, heads, tq, tk], 'attention.probs');
-  launch1d(engine, forwardKernel, queryBlocks, {
-    // q stands in for a missing mask's binding (never read)
-    bindings: [q.buffer, k.buffer, v.buffer, (keyMask ?? q).buffer, out.buffer, probs.buffer],
-    params,
-    constants: { HAS_MASK: keyMask ? 1 : 0, ...causalFlag },
-  });
+/**
+ * Multi-head self-attention on a qkv projection read in place: qkv[B, T, 3C] (columns: q heads, then k heads,
+ * then v heads, head h at h * C/H within each part) -> the heads merged, [B, T, C]. The same as splitting qkv
+ * into [B, H, T, C/H] tensors, attention(), and merging the heads back, without the transposes and slices
+ * (and their backward passes) around the kernels.
+ */
+export function selfAttention(qkv: Tensor, heads: number, options: AttentionOptions = {}): Tensor {
+  assertF32(qkv, 'attention qkv');
+  expectShape(qkv, 'qkv', ['B', 'T', '3C']);
+  const [batch, tokens, width] = qkv.shape as [number, number, number];
+  if (width % (3 * heads) !== 0) throw new Error(`attention qkv: ${qkv.describe()} does not split into q, k and v of ${heads} heads`);
+  const d = width / (3 * heads);
+  const part = (i: number): Operand => ({ tensor: qkv, layout: packed(i, 3, heads, tokens, d) });
+  return attentionOn(
+    { q: part(0), k: part(1), v: part(2), out: { shape: [batch, tokens, heads * d], layout: packed(0, 1, heads, tokens, d) }, batch, heads, tq: tokens, tk: tokens, d, dv: d },
+    options,
+  );
+}
 
-  record(out, [q, k, v], (dout) => {
-    const dscores = output(engine, probs.shape, 'attention.dscores');
-    const dq = output(engine, q.shape, 'attention.dq');
-    launch1d(engine, gradQueryKernel, queryBlocks, {
-      bindings: [k.buffer, v.buffer, dout.buffer, probs.buffer, dscores.buffer, dq.buffer],
-      params,
-      constants: causalFlag,
-    });
-    const dk = output(engine, k.shape, 'attention.dk');
-    const dvalues = output(engine, v.shape, 'attention.dv');
-    launch1d(engine, gradKeyKernel, keyBlocks, {
-      bindings: [q.buffer, dout.buffer, probs.buffer, dscores.buffer, dk.buffer, dvalues.buffer],
-      params,
-      constants: causalFlag,
-    });
-    probs.dispose(); // the tape runs each entry once
-    dscores.dispose();
-    return [dq, dk, dvalues].map((g, n) => {
-      if ([q, k, v][n]!.requiresGrad) return g;
-      g.dispose();
-      return null;
-    });
-  });
-  if (!out.requiresGrad) probs.dispose(); // nothing recorded: no backward will read them
-  return out;
+/**
+ * Multi-head cross-attention read in place: queries q[B, T, C], keys and values kv[B, S, 2C] (k heads, then v
+ * heads) -> the heads merged, [B, T, C]. keyMask [B, S] masks padding of the context.
+ */
+export function crossAttention(q: Tensor, kv: Tensor, heads: number, options: AttentionOptions = {}): Tensor {
+  assertF32(q, 'attention q');
+  assertF32(kv, 'attention kv');
+  expectShape(q, 'q', ['B', 'T', 'C']);
+  const [batch, tq, width] = q.shape as [number, number, number];
+  expectShape(kv, 'kv', [batch, 'S', 2 * width]);
+  if (width % heads !== 0) throw new Error(`attention q: ${q.describe()} does not split into ${heads} heads`);
+  const tk = kv.shape[1]!;
+  const d = width / heads;
+  return attentionOn(
+    {
+      q: { tensor: q, layout: packed(0, 1, heads, tq, d) },
+      k: { tensor: kv, layout: packed(0, 2, heads, tk, d) },
+      v: { tensor: kv, layout: packed(1, 2, heads, tk, d) },
+      out: { shape: [batch, tq, width], layout: packed(0, 1, heads, tq, d) },
+      batch,
+      heads,
+      tq,
+      tk,
+      d,
+      dv: d,
+    },
+    options,
+  );
 }
 
 // ---- float64 reference ----
