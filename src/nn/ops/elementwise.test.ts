@@ -3,7 +3,7 @@ import type { Engine } from '../engine';
 import { randn } from '../host';
 import { checkOp, testEngine } from '../testing';
 import { fromArray, tidy } from '../tensor';
-import { add, affine, affineReference, binaryOpReference, broadcastTo, broadcastToReference, mul, sub } from './elementwise';
+import { add, affine, affineReference, binaryOpReference, broadcastTo, broadcastToReference, mergeBroadcastDims, mul, sub } from './elementwise';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -19,6 +19,8 @@ const SHAPE_PAIRS: [number[], number[]][] = [
   [[5], [2, 3, 5]],
   [[2, 1, 3, 1], [1, 4, 1, 5]],
   [[67], [1]],
+  [[3, 5, 4], [3, 1, 4]], // a DiT gate [B, 1, C] on tokens [B, T, C]: rank 3 after merging
+  [[2, 3, 4, 5, 3], [4, 5, 3]], // rank 5 merged to 2 (a whole, b repeated over the leading dims)
 ];
 
 describe.each(Object.keys(OPS) as (keyof typeof OPS)[])('%s', (name) => {
@@ -29,6 +31,16 @@ describe.each(Object.keys(OPS) as (keyof typeof OPS)[])('%s', (name) => {
       reference: binaryOpReference(name),
     });
   });
+});
+
+it('merges the dims both operands walk alike, and drops size-1 dims', () => {
+  // [2, 3, 4] + [3, 4]: b repeats over the batch, the last two dims walk alike -> [2, 12]
+  expect(mergeBroadcastDims([2, 3, 4], [12, 4, 1], [0, 4, 1])).toEqual({ dims: [2, 12], a: [12, 1], b: [0, 1] });
+  // [B, T, C] * [B, 1, C]: nothing merges
+  expect(mergeBroadcastDims([2, 3, 4], [12, 4, 1], [4, 0, 1])).toEqual({ dims: [2, 3, 4], a: [12, 4, 1], b: [4, 0, 1] });
+  // equal shapes with size-1 dims: one dim; a scalar result: one dim of 1
+  expect(mergeBroadcastDims([2, 1, 3], [3, 3, 1], [3, 3, 1])).toEqual({ dims: [6], a: [1], b: [1] });
+  expect(mergeBroadcastDims([1, 1], [0, 0], [0, 0])).toEqual({ dims: [1], a: [0], b: [0] });
 });
 
 describe('affine', () => {

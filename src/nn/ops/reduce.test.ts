@@ -18,6 +18,8 @@ const CASES: [number[], number | number[] | undefined, boolean][] = [
   [[3, 4, 5, 2], [1, 3], true],
   [[131], undefined, false],
   [[2, 130, 3], 1, false], // longer than one 64-element accumulation block
+  [[3, 1, 6], [0, 1], true], // two reduced axes, one of them of size 1: the one-axis path (sum_to.wgsl ONE_AXIS)
+  [[4, 3, 5, 1], [0, 2], false], // two reduced axes longer than 1: the general path
 ];
 
 describe.each([

@@ -14,6 +14,7 @@ const SUM_PARAMS = {
   chunks: 'u32',
   ...Object.fromEntries(['keep', 'red', 'stride'].flatMap((p) => [0, 1, 2, 3, 4, 5].map((i) => [`${p}${i}`, 'u32' as const]))),
   scale: 'f32',
+  red_stride: 'u32',
 } as const;
 const sumKernel = { label: 'sum_to', code: sumToSource, params: SUM_PARAMS };
 
@@ -57,13 +58,16 @@ function reduceKeepDims(x: Tensor, axes: readonly number[], factor: number): Ten
   const keep = pad6(keepShape, 1);
   const red = pad6(x.shape.map((d, i) => (axes.includes(i) ? d : 1)), 1);
   const strides = pad6(stridesOf(x.shape), 0);
-  const params: Record<string, number> = { n, count, chunk, chunks, scale: chunks > 1 ? 1 : factor };
+  // The reduced axes longer than 1: one of them, and the index of input r is a multiply-add (sum_to.wgsl).
+  const longAxes = axes.filter((a) => x.shape[a]! > 1);
+  const oneAxis = longAxes.length <= 1;
+  const params: Record<string, number> = { n, count, chunk, chunks, scale: chunks > 1 ? 1 : factor, red_stride: oneAxis && longAxes.length ? stridesOf(x.shape)[longAxes[0]!]! : 0 };
   for (let i = 0; i < 6; i++) {
     params[`keep${i}`] = keep[i]!;
     params[`red${i}`] = red[i]!;
     params[`stride${i}`] = strides[i]!;
   }
-  launch1d(x.engine, sumKernel, n * chunks, { bindings: [x.buffer, out.buffer], params });
+  launch1d(x.engine, sumKernel, n * chunks, { bindings: [x.buffer, out.buffer], params, constants: { ONE_AXIS: oneAxis ? 1 : 0 } });
   if (chunks === 1) return out;
   const total = reduceKeepDims(out, [0], factor);
   out.dispose();
