@@ -52,6 +52,8 @@ export class Engine {
   readonly counters = { dispatches: 0, submits: 0, reads: 0 };
   /** Set to time every kernel on the GPU (nn/profiler.ts); undefined (the default) costs nothing. */
   profiler: KernelProfiler | undefined;
+  /** Set to see every dispatch as it is encoded (nn/profiler.ts replayDispatches); undefined costs nothing. */
+  recorder: ((kernel: Kernel, call: Dispatch) => void) | undefined;
 
   constructor(gpu: Gpu) {
     this.gpu = gpu;
@@ -103,6 +105,7 @@ export class Engine {
   }
 
   dispatch(kernel: Kernel, call: Dispatch): void {
+    this.recorder?.(kernel, call);
     const pipeline = this.pipeline(kernel, call.constants);
     if (this.uniformSlots >= UNIFORM_SLOTS) this.flush();
     const entries: GPUBindGroupEntry[] = [];

@@ -5,6 +5,8 @@
 // Each batch of dispatches (one command buffer) writes a begin and an end timestamp per pass into a query set;
 // flush() resolves them into a buffer that is mapped once the GPU is done, and the durations are summed by kernel
 // label. Passes beyond the query set's capacity in one batch are not timed (counted in `untimed`).
+import type { Dispatch, Engine, Kernel } from './engine';
+
 const CAPACITY = 2048; // passes per batch: WebGPU allows 4096 queries in a set
 
 export interface KernelTime {
@@ -76,4 +78,29 @@ export class KernelProfiler {
   reset(): void {
     this.totals.clear();
   }
+}
+
+/**
+ * Kernel times on adapters without timestamp queries (Dawn's llvmpipe): each recorded dispatch encoded and run
+ * again on its own, `repeats` times, the fastest kept, summed by label. Every replay includes a submit and a wait,
+ * and rewrites the buffers the dispatch wrote (weights too, for an optimizer's): only for a process that stops
+ * after profiling (src/cli/profile.ts).
+ */
+export async function replayDispatches(engine: Engine, dispatches: readonly [Kernel, Dispatch][], repeats = 3): Promise<KernelTime[]> {
+  const totals = new Map<string, KernelTime>();
+  for (const [kernel, call] of dispatches) {
+    let best = Infinity;
+    for (let r = 0; r < repeats; r++) {
+      await engine.sync();
+      const start = performance.now();
+      engine.dispatch(kernel, call);
+      await engine.sync();
+      best = Math.min(best, performance.now() - start);
+    }
+    const total = totals.get(kernel.label) ?? { label: kernel.label, calls: 0, ms: 0 };
+    total.calls++;
+    total.ms += best;
+    totals.set(kernel.label, total);
+  }
+  return [...totals.values()].sort((a, b) => b.ms - a.ms);
 }
