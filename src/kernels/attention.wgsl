@@ -1,6 +1,6 @@
 // Scaled dot-product attention, forward, saving the probabilities P for the backward.
 //   s_ij = scale * q_i . k_j,   P_ij = softmax_j(s_ij) over the keys query i sees,   out_i = sum_j P_ij v_j
-// Layout: q, k, v and out are read and written in place through a head layout each (attention_layout.wgsl):
+// Layout: q, k, v and out are read and written in place through a head layout each (attention_common.wgsl):
 // element (b, h, t, c) at offset + b * batch_stride + h * head_stride + t * row_stride + c, so the heads of a
 // projection [B, T, parts * H * D] are used where they lie, with no transposes or slices around the kernel.
 // key_mask [B, Tk]; probs [BH, Tq, Tk] (contiguous); BH = B * heads, probability row r = bh * Tq + i.
@@ -18,52 +18,14 @@
 // row with scalar dot products (the loads, not the flops, were the cost).
 // Cost per (query, key) pair: (D + Dv) multiply-adds and (D + Dv) / 2 loads, 1 exp; per query row:
 // Tk floats of probs written 3 times and read Dv / 4 + 3 times (cache-resident: Tk <= ~100 here).
-override WORKGROUP_SIZE: u32 = 64u;
 override HAS_MASK: bool = false;
-override CAUSAL: bool = false;
 
-struct Layout {
-  offset: u32,
-  batch_stride: u32,
-  head_stride: u32,
-  row_stride: u32,
-}
-
-struct Params {
-  bh: u32,
-  heads: u32,
-  tq: u32,
-  tk: u32,
-  d: u32,
-  dv: u32,
-  causal_offset: i32,
-  scale: f32,
-  q_layout: Layout,
-  k_layout: Layout,
-  v_layout: Layout,
-  out_layout: Layout,
-}
-
-// The index of element 0 of row 0 of head bh under a layout (row t is t * row_stride further).
-fn head_base(l: Layout, bh: u32) -> u32 {
-  return l.offset + (bh / p.heads) * l.batch_stride + (bh % p.heads) * l.head_stride;
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> key_mask: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> probs: array<f32>;
-
-// Keys [0, visible_end(i)) pass the causal mask for query i.
-fn visible_end(i: u32) -> u32 {
-  if (CAUSAL) {
-    return u32(clamp(i32(i) + p.causal_offset + 1, 0, i32(p.tk)));
-  }
-  return p.tk;
-}
 
 // Turns the raw scores of one row (valid below `end`) into probabilities, in place; hidden keys get 0.
 fn softmax_row(p0: u32, end: u32, mask0: u32) {

@@ -13,37 +13,7 @@
 // sums start at the first query that sees the block's first key. Clamped loads, guarded stores, no
 // workgroup memory, no barriers.
 // Cost per (query, key) pair: (D + Dv) multiply-adds and (D + Dv) / 2 loads.
-override WORKGROUP_SIZE: u32 = 64u;
-override CAUSAL: bool = false;
 override SHARED_KV: bool = false;
-
-struct Layout {
-  offset: u32,
-  batch_stride: u32,
-  head_stride: u32,
-  row_stride: u32,
-}
-
-// The three attention kernels share one Params layout (see attention.wgsl).
-struct Params {
-  bh: u32,
-  heads: u32,
-  tq: u32,
-  tk: u32,
-  d: u32,
-  dv: u32,
-  causal_offset: i32,
-  scale: f32,
-  q_layout: Layout,
-  k_layout: Layout,
-  v_layout: Layout,
-  out_layout: Layout,
-}
-
-// The index of element 0 of row 0 of head bh under a layout (row t is t * row_stride further).
-fn head_base(l: Layout, bh: u32) -> u32 {
-  return l.offset + (bh / p.heads) * l.batch_stride + (bh % p.heads) * l.head_stride;
-}
 
 fn store_dv(i: u32, value: f32) {
   if (SHARED_KV) {
@@ -53,7 +23,6 @@ fn store_dv(i: u32, value: f32) {
   }
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> dout: array<f32>;
 @group(0) @binding(3) var<storage, read> probs: array<f32>;

@@ -12,51 +12,13 @@
 // workgroup memory, no barriers. Causal blocks stop at the last key their last row sees.
 // Cost per (query, key) pair: (Dv + D) multiply-adds and (Dv + D) / 2 loads; per query row: Tk floats
 // of dS written twice and read D / 4 + 2 times.
-override WORKGROUP_SIZE: u32 = 64u;
-override CAUSAL: bool = false;
 
-struct Layout {
-  offset: u32,
-  batch_stride: u32,
-  head_stride: u32,
-  row_stride: u32,
-}
-
-// The three attention kernels share one Params layout (see attention.wgsl).
-struct Params {
-  bh: u32,
-  heads: u32,
-  tq: u32,
-  tk: u32,
-  d: u32,
-  dv: u32,
-  causal_offset: i32,
-  scale: f32,
-  q_layout: Layout,
-  k_layout: Layout,
-  v_layout: Layout,
-  out_layout: Layout,
-}
-
-// The index of element 0 of row 0 of head bh under a layout (row t is t * row_stride further).
-fn head_base(l: Layout, bh: u32) -> u32 {
-  return l.offset + (bh / p.heads) * l.batch_stride + (bh % p.heads) * l.head_stride;
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read> dout: array<f32>;
 @group(0) @binding(4) var<storage, read> probs: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dscores: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dq: array<f32>;
-
-fn visible_end(i: u32) -> u32 {
-  if (CAUSAL) {
-    return u32(clamp(i32(i) + p.causal_offset + 1, 0, i32(p.tk)));
-  }
-  return p.tk;
-}
 
 // dP (valid below `end`) -> dS, in place, for one row; 0 from `end` on.
 fn softmax_grad_row(p0: u32, end: u32) {

@@ -13,6 +13,7 @@
 // register-tiled 4 x 4 like a matmul; no workgroup memory, no barriers (a fiber switch per invocation on
 // SwiftShader). Tiling cut SwiftShader's forward 4x against one invocation per row with scalar dot
 // products: there the loads, not the flops, are the cost.
+//   attention_common.wgsl      parameters, head layouts, causal visibility (prepended to the three below)
 //   attention.wgsl             scores, softmax (two-pass, in place), out = P v; saves P
 //   attention_grad_query.wgsl  dS = P * (dout v^T - delta), dq = scale * dS k
 //   attention_grad_key.wgsl    dk = scale * dS^T q, dv = P^T dout
@@ -33,6 +34,7 @@
 // In a Shapes DiT training step (batch 64, llvmpipe) reading heads in place took 708 dispatches to 584 and the
 // step from 3.6 to 3.0 s. Before tiling (one invocation per row, scalar loops): SwiftShader ~300 / ~1270 ms,
 // llvmpipe ~54 / ~158.
+import commonSource from '../../kernels/attention_common.wgsl?raw';
 import forwardSource from '../../kernels/attention.wgsl?raw';
 import gradKeySource from '../../kernels/attention_grad_key.wgsl?raw';
 import gradQuerySource from '../../kernels/attention_grad_query.wgsl?raw';
@@ -53,9 +55,9 @@ const PARAMS = {
   scale: 'f32',
   ...Object.fromEntries(['q', 'k', 'v', 'out'].flatMap((operand) => LAYOUT_FIELDS.map((field) => [`${operand}_${field}`, 'u32' as const]))),
 } as const;
-const forwardKernel = { label: 'attention', code: forwardSource, params: PARAMS };
-const gradKeyKernel = { label: 'attention_grad_key', code: gradKeySource, params: PARAMS };
-const gradQueryKernel = { label: 'attention_grad_query', code: gradQuerySource, params: PARAMS };
+const forwardKernel = { label: 'attention', code: commonSource + forwardSource, params: PARAMS };
+const gradKeyKernel = { label: 'attention_grad_key', code: commonSource + gradKeySource, params: PARAMS };
+const gradQueryKernel = { label: 'attention_grad_query', code: commonSource + gradQuerySource, params: PARAMS };
 
 export interface AttentionOptions {
   /** f32 [B, Tk]: 1 = attend, 0 = masked (any non-zero value attends). Not differentiable. */
