@@ -85,7 +85,18 @@ describe('pretrainShapes', () => {
 
     const other = new ShapesTextToImage(engine, { ...TINY, denoiser: { ...TINY.denoiser, dim: 32 } });
     expect(() => readInitialTeacher(source, other)).toThrow(`--init-from ${source}: its denoiser is`);
-    expect(() => readInitialTeacher(temporary(), other)).toThrow('no manifest.json (a bundle) or config.json (a pretraining run) there');
+    expect(() => readInitialTeacher(temporary(), other)).toThrow('no manifest.json (a bundle), config.json (a finished pretraining run) or checkpoint/ (a stopped one) there');
+
+    // A run stopped before its end (no config.json yet): its checkpoint's EMA, and its steps counted.
+    rmSync(join(source, 'config.json'));
+    expect(() => readInitialTeacher(source, other)).toThrow(`--init-from ${source}: its checkpoint's denoiser is`);
+    const fromCheckpoint = new ShapesTextToImage(engine, TINY);
+    const stopped = readInitialTeacher(source, fromCheckpoint);
+    expect(stopped.from.steps).toBe(2);
+    stopped.load(fromCheckpoint);
+    const [saved, restored] = [parseSafetensors(readBytes(join(source, 'checkpoint', 'ema.safetensors'))).tensors['denoiser.final.linear.weight']!, fromCheckpoint.denoiser.final.linear.weight];
+    expect(Array.from(await restored.read())).toEqual(Array.from(saved.data));
+    fromCheckpoint.dispose();
     other.dispose();
 
     // The bundled teacher: its checkpoints load into a default-sized model, byte for byte.

@@ -25,7 +25,7 @@ import { loadModule, saveModule } from '../nn/safetensors';
 import { fromArray } from '../nn/tensor';
 import { readBundleManifest } from './bundleParts';
 import { adapterLabel } from './engine';
-import { checkSameRun, readCheckpointState, restoreCheckpoint } from './checkpoint';
+import { checkSameRun, readBytes, readCheckpointState, restoreCheckpoint } from './checkpoint';
 import { writeImageGrid } from './imageGrid';
 import { checkpointSpacing, maxSeconds, type PretrainOptions } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
@@ -161,9 +161,10 @@ export interface InitialTeacher {
 }
 
 /**
- * The teacher weights in `dir`: a shapes-teacher bundle (manifest.json's checkpoints) or a pretraining run folder
- * (teacher.safetensors, text-encoder.safetensors, config.json). Refuses, naming the file, a folder that is neither or
- * whose networks are configured otherwise than `model`.
+ * The teacher weights in `dir`: a shapes-teacher bundle (manifest.json's checkpoints), a pretraining run folder
+ * (teacher.safetensors, text-encoder.safetensors, config.json), or a run stopped before its end (the EMA of its latest
+ * checkpoint). Refuses, naming the file, a folder that is none of these or whose networks are configured otherwise
+ * than `model`.
  */
 export function readInitialTeacher(dir: string, model: ShapesTextToImage): InitialTeacher {
   const manifestPath = join(dir, 'manifest.json');
@@ -182,8 +183,32 @@ export function readInitialTeacher(dir: string, model: ShapesTextToImage): Initi
     files = { denoiser: join(dir, 'teacher.safetensors'), textEncoder: join(dir, 'text-encoder.safetensors') };
     configs = config;
     from = { path: dir, steps: config.training?.steps, wallSeconds: config.training?.wallSeconds };
+  } else if (existsSync(join(dir, 'checkpoint', 'state.json'))) {
+    // A run stopped before it wrote its final weights: its latest checkpoint's EMA, the weights it would have written.
+    const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8')) as {
+      step: number;
+      wallSeconds?: number;
+      config: ShapesModelConfig;
+      initialisedFrom?: { steps?: number; wallSeconds?: number };
+    };
+    const expectedConfig = { denoiser: { ...SHAPES_DIT_CONFIG, ...model.denoiser.config }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...model.textEncoder.config } };
+    const saved = { denoiser: { ...SHAPES_DIT_CONFIG, ...state.config.denoiser }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...state.config.textEncoder } };
+    for (const net of ['denoiser', 'textEncoder'] as const) {
+      if (JSON.stringify(saved[net]) !== JSON.stringify(expectedConfig[net])) {
+        throw new Error(`--init-from ${dir}: its checkpoint's ${net} is ${JSON.stringify(saved[net])}, this run's is ${JSON.stringify(expectedConfig[net])}`);
+      }
+    }
+    const emaFile = join(dir, 'checkpoint', 'ema.safetensors');
+    return {
+      from: {
+        path: dir,
+        steps: state.step + (state.initialisedFrom?.steps ?? 0),
+        wallSeconds: (state.wallSeconds ?? 0) + (state.initialisedFrom?.wallSeconds ?? 0),
+      },
+      load: (target) => loadModule(target, readBytes(emaFile)),
+    };
   } else {
-    throw new Error(`--init-from ${dir}: no manifest.json (a bundle) or config.json (a pretraining run) there`);
+    throw new Error(`--init-from ${dir}: no manifest.json (a bundle), config.json (a finished pretraining run) or checkpoint/ (a stopped one) there`);
   }
   const expected = { denoiser: { ...SHAPES_DIT_CONFIG, ...model.denoiser.config }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...model.textEncoder.config } };
   for (const net of ['denoiser', 'textEncoder'] as const) {
