@@ -8,6 +8,7 @@ describe('parseMeasureOptions', () => {
       evaluator: 'models/evaluator',
       count: 1000,
       steps: 50,
+      shift: 1,
       guidance: [4],
       batch: 250,
       adapter: 'llvmpipe',
@@ -19,6 +20,8 @@ describe('parseMeasureOptions', () => {
     expect(() => parseMeasureOptions(['--run', 'r', '--guidance', '4,x'])).toThrow('--guidance takes positive numbers');
     expect(() => parseMeasureOptions(['--count', '5'])).toThrow('--run is required');
     expect(() => parseMeasureOptions(['--run', 'r', '--steps', '0'])).toThrow('--steps must be an integer >= 1, got "0"');
+    expect(parseMeasureOptions(['--run', 'r', '--shift', '3']).shift).toBe(3);
+    expect(() => parseMeasureOptions(['--run', 'r', '--shift', '0'])).toThrow('--shift must be a positive number, got "0"');
     expect(() => parseMeasureOptions(['--run', 'r', '--adapter', 'cuda'])).toThrow('--adapter must be one of');
   });
   it('measures a running run\'s latest checkpoint (EMA, or current weights with --raw) into its own file', () => {

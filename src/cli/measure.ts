@@ -24,7 +24,7 @@ import { UsageError } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
 export const MEASURE_USAGE = `usage: npm run measure -- --run RUN_DIR [--evaluator DIR (default models/evaluator)] [--count N (default 1000)]
-         [--steps N (default 50)] [--guidance W[,W...] (default 4)] [--batch N (default 250)] [--adapter KIND] [--out FILE]
+         [--steps N (default 50)] [--shift K (default 1)] [--guidance W[,W...] (default 4)] [--batch N (default 250)] [--adapter KIND] [--out FILE]
          [--checkpoint [--raw] (the run's latest checkpoint: its EMA, or its current weights)]`;
 
 export interface MeasureOptions {
@@ -34,10 +34,18 @@ export interface MeasureOptions {
   evaluator: string;
   count: number;
   steps: number;
+  /** The Euler grid's timestep shift (1: uniform, the protocol of issue 4; > 1 spends more steps at high noise). */
+  shift: number;
   guidance: number[];
   batch: number;
   adapter: NodeAdapterKind;
   out: string;
+}
+
+function positiveNumber(value: string, name: string): number {
+  const n = Number(value);
+  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${name} must be a positive number, got "${value}"`);
+  return n;
 }
 
 function positiveInteger(value: string, name: string): number {
@@ -56,6 +64,7 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
         evaluator: { type: 'string', default: 'models/evaluator' },
         count: { type: 'string', default: '1000' },
         steps: { type: 'string', default: '50' },
+        shift: { type: 'string', default: '1' },
         guidance: { type: 'string', default: '4' },
         batch: { type: 'string', default: '250' },
         adapter: { type: 'string', default: 'llvmpipe' },
@@ -81,6 +90,7 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
     evaluator: values.evaluator!,
     count: positiveInteger(values.count!, 'count'),
     steps: positiveInteger(values.steps!, 'steps'),
+    shift: positiveNumber(values.shift!, 'shift'),
     guidance,
     batch: positiveInteger(values.batch!, 'batch'),
     adapter: values.adapter as NodeAdapterKind,
@@ -129,7 +139,7 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
     const started = performance.now();
     for (let start = 0, chunk = 0; start < options.count; start += options.batch, chunk++) {
       const end = Math.min(options.count, start + options.batch);
-      const part = await sampleShapes(model, captions.captions.slice(start, end), { guidance, steps: options.steps, seed: TEACHER_NOISE_SEED + chunk });
+      const part = await sampleShapes(model, captions.captions.slice(start, end), { guidance, steps: options.steps, shift: options.shift, seed: TEACHER_NOISE_SEED + chunk });
       images.set(part, start * (images.length / options.count));
       log(`[measure] guidance ${guidance}: ${end}/${options.count} images`);
     }
@@ -144,9 +154,9 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
     fdReal: first.fdReal,
     perAttribute: first.perAttribute,
     measuredWith: {
-      command: `npm run measure -- --run ${options.run} --count ${options.count} --steps ${options.steps} --guidance ${options.guidance.join(',')}${options.checkpoint ? ` --checkpoint${options.checkpoint === 'raw' ? ' --raw' : ''}` : ''}`,
+      command: `npm run measure -- --run ${options.run} --count ${options.count} --steps ${options.steps}${options.shift !== 1 ? ` --shift ${options.shift}` : ''} --guidance ${options.guidance.join(',')}${options.checkpoint ? ` --checkpoint${options.checkpoint === 'raw' ? ' --raw' : ''}` : ''}`,
       captions: { count: options.count, seed: TEACHER_CAPTIONS_SEED, source: 'makeBatch(seed, count).captions (src/data/dataset.ts)' },
-      sampler: { name: 'euler', steps: options.steps, guidance: first.guidance, noiseSeed: `${TEACHER_NOISE_SEED} + chunk of ${options.batch}` },
+      sampler: { name: 'euler', steps: options.steps, shift: options.shift, guidance: first.guidance, noiseSeed: `${TEACHER_NOISE_SEED} + chunk of ${options.batch}` },
       fdReference: { images: 2000, seed: real.count === 2000 ? 'REAL_REFERENCE_SEED (src/eval/seeds.ts)' : null },
       evaluator: options.evaluator,
       adapter: adapterLabel(engine),

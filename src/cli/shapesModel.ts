@@ -43,10 +43,12 @@ export interface SampleOptions {
   guidance: number;
   steps: number;
   seed: number;
+  /** The Euler grid's timestep shift k (eulerSigmas; default 1: uniform in s). */
+  shift?: number;
 }
 
 /**
- * Images [N, 3, 32, 32] in about [-1, 1] for the captions: Euler from s = 1 to 0 over eulerSigmas(steps), the
+ * Images [N, 3, 32, 32] in about [-1, 1] for the captions: Euler from s = 1 to 0 over eulerSigmas(steps, shift), the
  * conditional and unconditional (empty caption) velocities from one forward of the doubled batch.
  */
 export async function sampleShapes(model: ShapesTextToImage, captions: readonly string[], options: SampleOptions): Promise<Float32Array> {
@@ -66,7 +68,7 @@ export async function sampleShapes(model: ShapesTextToImage, captions: readonly 
           return guided ? cfgCombine(slice(v, 0, n, 2 * n), slice(v, 0, 0, n), options.guidance) : v;
         },
         noise,
-        eulerSigmas(options.steps),
+        eulerSigmas(options.steps, options.shift ?? 1),
       );
     }),
   );
