@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMeasureOptions } from './measure';
+import { measureCommand, parseMeasureOptions } from './measure';
 
 describe('parseMeasureOptions', () => {
   it("defaults to issue 4's protocol: 1,000 captions, 50 Euler steps, guidance 4, metrics.json in the run", () => {
@@ -28,5 +28,12 @@ describe('parseMeasureOptions', () => {
     expect(parseMeasureOptions(['--run', 'r', '--checkpoint'])).toMatchObject({ checkpoint: 'ema', out: 'r/metrics-checkpoint.json' });
     expect(parseMeasureOptions(['--run', 'r', '--checkpoint', '--raw'])).toMatchObject({ checkpoint: 'raw', out: 'r/metrics-checkpoint-raw.json' });
     expect(() => parseMeasureOptions(['--run', 'r', '--raw'])).toThrow('--raw reads the checkpoint\'s current weights: give it with --checkpoint');
+  });
+
+  it('names every flag that changes the numbers in the command it records (the batch sets the noise seeds)', () => {
+    expect(measureCommand(parseMeasureOptions(['--run', 'r']))).toBe('npm run measure -- --run r --count 1000 --steps 50 --guidance 4 --batch 250');
+    expect(measureCommand(parseMeasureOptions(['--run', 'r', '--batch', '500', '--shift', '3', '--guidance', '2,4', '--adapter', 'default', '--checkpoint', '--raw']))).toBe(
+      'npm run measure -- --run r --count 1000 --steps 50 --shift 3 --guidance 2,4 --batch 500 --adapter default --checkpoint --raw',
+    );
   });
 });

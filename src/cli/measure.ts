@@ -23,6 +23,16 @@ import { adapterLabel, withEngine } from './engine';
 import { UsageError } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
+/** The command that reproduces a measurement: every flag that changes the numbers (the batch sets the noise seeds). */
+export function measureCommand(options: MeasureOptions): string {
+  const flags = [`--run ${options.run}`, `--count ${options.count}`, `--steps ${options.steps}`];
+  if (options.shift !== 1) flags.push(`--shift ${options.shift}`);
+  flags.push(`--guidance ${options.guidance.join(',')}`, `--batch ${options.batch}`);
+  if (options.adapter !== 'llvmpipe') flags.push(`--adapter ${options.adapter}`);
+  if (options.checkpoint) flags.push(options.checkpoint === 'raw' ? '--checkpoint --raw' : '--checkpoint');
+  return `npm run measure -- ${flags.join(' ')}`;
+}
+
 export const MEASURE_USAGE = `usage: npm run measure -- --run RUN_DIR [--evaluator DIR (default models/evaluator)] [--count N (default 1000)]
          [--steps N (default 50)] [--shift K (default 1)] [--guidance W[,W...] (default 4)] [--batch N (default 250)] [--adapter KIND] [--out FILE]
          [--checkpoint [--raw] (the run's latest checkpoint: its EMA, or its current weights)]`;
@@ -154,7 +164,7 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
     fdReal: first.fdReal,
     perAttribute: first.perAttribute,
     measuredWith: {
-      command: `npm run measure -- --run ${options.run} --count ${options.count} --steps ${options.steps}${options.shift !== 1 ? ` --shift ${options.shift}` : ''} --guidance ${options.guidance.join(',')}${options.checkpoint ? ` --checkpoint${options.checkpoint === 'raw' ? ' --raw' : ''}` : ''}`,
+      command: measureCommand(options),
       captions: { count: options.count, seed: TEACHER_CAPTIONS_SEED, source: 'makeBatch(seed, count).captions (src/data/dataset.ts)' },
       sampler: { name: 'euler', steps: options.steps, shift: options.shift, guidance: first.guidance, noiseSeed: `${TEACHER_NOISE_SEED} + chunk of ${options.batch}` },
       fdReference: { images: 2000, seed: real.count === 2000 ? 'REAL_REFERENCE_SEED (src/eval/seeds.ts)' : null },
