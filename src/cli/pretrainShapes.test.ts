@@ -102,7 +102,7 @@ describe('pretrainShapes', () => {
     // The bundled teacher: its checkpoints load into a default-sized model, byte for byte.
     const model = new ShapesTextToImage(engine);
     const initial = readInitialTeacher('models/shapes-teacher', model);
-    expect(initial.from.steps).toBe(7184);
+    expect(initial.from.steps).toBe(13184);
     initial.load(model);
     const bundled = parseSafetensors(readBytes('models/shapes-teacher/denoiser.safetensors')).tensors['final.linear.weight']!;
     const loaded = await model.denoiser.namedParameters().find(([name]) => name === 'final.linear.weight')![1].read();
