@@ -1,13 +1,14 @@
 #!/bin/bash
-# Device call 6 (prepared 2026-11-26, not run yet): continue the bundled Shapes student (600 CPU iterations; 18.6% /
-# 29.6% / 33.2% at 1 / 2 / 4 steps against the teacher's 45.9%) on the GPU: its generator from models/shapes-senseflow,
-# the fake score from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
+# Device call 6 (prepared 2026-11-26, changed 2026-12-06, not run yet): distill a Shapes student from the current
+# teacher (71.7%) on the GPU. (It used to continue the bundled student with --init-from, which the distill command now
+# refuses: that student was distilled under the first teacher's text encoder.) The generator and the fake score start
+# from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
 # distiller's own evaluations (100 captions at 1, 2 and 4 steps) every 200 iterations. Later calls: carry .dev/sD and
 # the run resumes. Then here: `npm run export -- .dev/sD --out models/shapes-senseflow` and `npm run eval` (README).
 source scripts/device/prelude.sh || exit 1
 mkdir -p /tmp/runs
 [ -d .dev/sD ] && cp -r .dev/sD /tmp/runs/sD && resume=--resume
-$SF distill shapes --init-from models/shapes-senseflow --steps 100000 --batch 16 --lr 2e-4 --ttur 2 --eval-every 200 \
+$SF distill shapes --steps 100000 --batch 16 --lr 2e-4 --ttur 2 --eval-every 200 \
   --checkpoint-every 100 --log-every 50 --max-minutes ${M:-8.5} --adapter default --out /tmp/runs/sD $resume 2>&1 | grep -v Warning | tee $OUT/sD.log | tail -8
 (cd /tmp && tar cf - runs | split -b 15m - $OUT/runs.tar.)
 ls -la $OUT

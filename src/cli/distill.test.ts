@@ -54,5 +54,10 @@ describe('distill --init-from', () => {
     );
     // A student bundle: the engine checkpoint its manifest names.
     expect(initialGenerator('models/shapes-senseflow')).toEqual(readBytes('models/shapes-senseflow/denoiser.safetensors'));
+    // ...read under the text encoder it was distilled with: the bundled student's is the first teacher's, not the current one's.
+    expect(() => initialGenerator('models/shapes-senseflow', 'models/shapes-teacher')).toThrow(
+      /^--init-from models\/shapes-senseflow: its text encoder \(sha256 8183c8dd485d\.\.\.\) is not the one of the teacher models\/shapes-teacher \(98d493e9d378\.\.\.\).*drop --init-from/,
+    );
+    expect(initialGenerator('models/shapes-senseflow', 'models/shapes-senseflow')).toEqual(readBytes('models/shapes-senseflow/denoiser.safetensors'));
   });
 });

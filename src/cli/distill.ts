@@ -23,6 +23,7 @@ import { loadModule, saveModule } from '../nn/safetensors';
 import type { Kept } from '../nn/tensor';
 import { checkSameRun, checkpointDir, readBytes, writeCheckpointFiles } from './checkpoint';
 import { readBundleManifest } from './bundleParts';
+import type { Manifest } from '../pipeline/manifest';
 import { adapterLabel, withEngine } from './engine';
 import { loadShapesTeacher, loadToyTeacher } from './distillTeachers';
 import { UsageError } from './options';
@@ -209,14 +210,33 @@ function identity(options: DistillOptions) {
  * or a distill run folder's generator.safetensors. Only the generator continues; the fake score starts from the
  * teacher as in any run (IDA and TTUR bring it to the generator's distribution within a few iterations).
  */
-export function initialGenerator(dir: string): Uint8Array {
+export function initialGenerator(dir: string, teacher?: string): Uint8Array {
   if (existsSync(join(dir, 'manifest.json'))) {
-    const path = readBundleManifest(dir).checkpoints?.denoiser?.path;
+    const manifest = readBundleManifest(dir);
+    const path = manifest.checkpoints?.denoiser?.path;
     if (!path) throw new UsageError(`--init-from ${dir}: its manifest.json has no checkpoints.denoiser (the engine weights a student bundle carries)`);
+    if (teacher !== undefined) checkSameTextEncoder(dir, manifest, teacher);
     return readBytes(join(dir, path));
   }
   if (existsSync(join(dir, 'generator.safetensors'))) return readBytes(join(dir, 'generator.safetensors'));
   throw new UsageError(`--init-from ${dir}: neither a bundle (manifest.json) nor a distill run folder (generator.safetensors)`);
+}
+
+/**
+ * A text-to-image student reads its teacher's text states: a student bundle whose text encoder is not the teacher's
+ * (the teacher was trained further since) would continue under conditioning it never saw. Refused, naming both hashes.
+ */
+function checkSameTextEncoder(dir: string, student: Manifest, teacherDir: string): void {
+  if (!existsSync(join(teacherDir, 'manifest.json'))) return;
+  const teacher = readBundleManifest(teacherDir);
+  const hash = (m: Manifest) => m.files.find((f) => f.path === m.checkpoints?.textEncoder?.path)?.sha256;
+  const [mine, theirs] = [hash(student), hash(teacher)];
+  if (mine === undefined || theirs === undefined || mine === theirs) return;
+  throw new UsageError(
+    `--init-from ${dir}: its text encoder (sha256 ${mine.slice(0, 12)}...) is not the one of the teacher ${teacherDir} (${theirs.slice(0, 12)}...): ` +
+      'the student was distilled from another teacher and would continue under text states it never saw. ' +
+      'Start from the teacher (drop --init-from), or pass --teacher with the teacher it was distilled from.',
+  );
 }
 
 function writeRunConfig(options: DistillOptions, engine: Engine, iterations: number, wallSeconds: number): void {
@@ -298,7 +318,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
     console.log(`[distill] resumed from iteration ${distiller.iteration}`);
   } else if (options.initFrom) {
     try {
-      loadModule(distiller.generator, initialGenerator(options.initFrom));
+      loadModule(distiller.generator, initialGenerator(options.initFrom, options.teacher));
     } catch (error) {
       if (error instanceof UsageError) throw error;
       throw new Error(`--init-from ${options.initFrom}: its generator does not fit the teacher ${options.teacher}: ${(error as Error).message}`);
