@@ -20,7 +20,7 @@ import type { Engine } from '../nn/engine';
 import { loadModule } from '../nn/safetensors';
 import { readBytes } from './checkpoint';
 import { adapterLabel, withEngine } from './engine';
-import { UsageError } from './options';
+import { positiveNumberFlag, UsageError } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
 /** The command that reproduces a measurement: every flag that changes the numbers (the batch sets the noise seeds). */
@@ -50,12 +50,6 @@ export interface MeasureOptions {
   batch: number;
   adapter: NodeAdapterKind;
   out: string;
-}
-
-function positiveNumber(value: string, name: string): number {
-  const n = Number(value);
-  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${name} must be a positive number, got "${value}"`);
-  return n;
 }
 
 function positiveInteger(value: string, name: string): number {
@@ -100,7 +94,7 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
     evaluator: values.evaluator!,
     count: positiveInteger(values.count!, 'count'),
     steps: positiveInteger(values.steps!, 'steps'),
-    shift: positiveNumber(values.shift!, 'shift'),
+    shift: positiveNumberFlag(values.shift, 'shift')!,
     guidance,
     batch: positiveInteger(values.batch!, 'batch'),
     adapter: values.adapter as NodeAdapterKind,

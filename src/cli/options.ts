@@ -97,21 +97,15 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
   if (batch !== undefined) options.batch = batch;
   const checkpointEvery = integer(values['checkpoint-every'], 'checkpoint-every', 1);
   if (checkpointEvery !== undefined) options.checkpointEvery = checkpointEvery;
-  if (values.lr !== undefined) {
-    const lr = Number(values.lr);
-    if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError(`--lr must be a positive number, got "${values.lr}"`);
-    options.lr = lr;
-  }
+  const lr = positiveNumberFlag(values.lr, 'lr');
+  if (lr !== undefined) options.lr = lr;
   const decay = values['lr-decay'];
   if (decay !== undefined) {
     if (decay !== 'constant' && decay !== 'cosine') throw new UsageError(`--lr-decay must be constant or cosine, got "${decay}"`);
     options.lrDecay = decay;
   }
-  if (values['sigma-shift'] !== undefined) {
-    const k = Number(values['sigma-shift']);
-    if (!(k > 0 && Number.isFinite(k))) throw new UsageError(`--sigma-shift must be a positive number, got "${values['sigma-shift']}"`);
-    options.sigmaShift = k;
-  }
+  const sigmaShift = positiveNumberFlag(values['sigma-shift'], 'sigma-shift');
+  if (sigmaShift !== undefined) options.sigmaShift = sigmaShift;
   if (values['init-from'] !== undefined) options.initFrom = values['init-from'];
   if (values.denoiser !== undefined) {
     let parsed: unknown;
@@ -127,11 +121,8 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
     if (values.mixture !== 'ring' && values.mixture !== 'grid') throw new UsageError(`--mixture must be ring or grid, got "${values.mixture}"`);
     options.mixture = values.mixture;
   }
-  if (values['max-minutes'] !== undefined) {
-    const m = Number(values['max-minutes']);
-    if (!(m > 0 && Number.isFinite(m))) throw new UsageError(`--max-minutes must be a positive number, got "${values['max-minutes']}"`);
-    options.maxMinutes = m;
-  }
+  const maxMinutes = positiveNumberFlag(values['max-minutes'], 'max-minutes');
+  if (maxMinutes !== undefined) options.maxMinutes = maxMinutes;
   return options;
 }
 
@@ -142,6 +133,14 @@ export function checkpointSpacing(options: PretrainOptions): number {
 
 /** --max-minutes in seconds (undefined: no budget). */
 export const maxSeconds = (options: PretrainOptions): number | undefined => (options.maxMinutes === undefined ? undefined : options.maxMinutes * 60);
+
+/** An optional positive finite number flag, refused with a message naming it (pretrain, measure). */
+export function positiveNumberFlag(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${name} must be a positive number, got "${value}"`);
+  return n;
+}
 
 /** An optional integer flag in [minimum, maximum], refused with a message naming it (generate, eval). */
 export function integerFlag(value: string | undefined, name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number | undefined {
