@@ -168,9 +168,15 @@ export interface InitialTeacher {
  */
 export function readInitialTeacher(dir: string, model: ShapesTextToImage): InitialTeacher {
   const manifestPath = join(dir, 'manifest.json');
+  // Per source: the networks' configs as it records them (`what` names them in a refusal), their weights, its history.
+  let what = 'its';
   let files: { denoiser: string; textEncoder: string };
   let configs: { denoiser: unknown; textEncoder: unknown };
   let from: InitialTeacher['from'];
+  let load: InitialTeacher['load'] = (target) => {
+    loadModule(target.denoiser, readFileSync(files.denoiser));
+    loadModule(target.textEncoder, readFileSync(files.textEncoder));
+  };
   if (existsSync(manifestPath)) {
     const manifest = readBundleManifest(dir);
     const { denoiser, textEncoder } = manifest.checkpoints ?? {};
@@ -184,52 +190,45 @@ export function readInitialTeacher(dir: string, model: ShapesTextToImage): Initi
     configs = config;
     from = { path: dir, steps: config.training?.steps, wallSeconds: config.training?.wallSeconds };
   } else if (existsSync(join(dir, 'checkpoint', 'state.json'))) {
-    // A run stopped before it wrote its final weights: its latest checkpoint's EMA, the weights it would have written.
+    // A run stopped before it wrote its final weights: its latest checkpoint's EMA (both networks in one file), the
+    // weights it would have written; its state records the configs as overrides of the defaults.
     const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8')) as {
       step: number;
       wallSeconds?: number;
       config: ShapesModelConfig;
       initialisedFrom?: { steps?: number; wallSeconds?: number };
     };
-    const expectedConfig = { denoiser: { ...SHAPES_DIT_CONFIG, ...model.denoiser.config }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...model.textEncoder.config } };
-    const saved = { denoiser: { ...SHAPES_DIT_CONFIG, ...state.config.denoiser }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...state.config.textEncoder } };
-    for (const net of ['denoiser', 'textEncoder'] as const) {
-      if (JSON.stringify(saved[net]) !== JSON.stringify(expectedConfig[net])) {
-        throw new Error(`--init-from ${dir}: its checkpoint's ${net} is ${JSON.stringify(saved[net])}, this run's is ${JSON.stringify(expectedConfig[net])}`);
-      }
-    }
-    const emaFile = join(dir, 'checkpoint', 'ema.safetensors');
-    return {
-      from: {
-        path: dir,
-        steps: state.step + (state.initialisedFrom?.steps ?? 0),
-        wallSeconds: (state.wallSeconds ?? 0) + (state.initialisedFrom?.wallSeconds ?? 0),
-      },
-      load: (target) => loadModule(target, readBytes(emaFile)),
+    what = "its checkpoint's";
+    const ema = join(dir, 'checkpoint', 'ema.safetensors');
+    files = { denoiser: ema, textEncoder: ema };
+    configs = fullConfigs(state.config);
+    from = {
+      path: dir,
+      steps: state.step + (state.initialisedFrom?.steps ?? 0),
+      wallSeconds: (state.wallSeconds ?? 0) + (state.initialisedFrom?.wallSeconds ?? 0),
     };
+    load = (target) => loadModule(target, readBytes(ema));
   } else {
     throw new Error(`--init-from ${dir}: no manifest.json (a bundle), config.json (a finished pretraining run) or checkpoint/ (a stopped one) there`);
   }
-  const expected = { denoiser: { ...SHAPES_DIT_CONFIG, ...model.denoiser.config }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...model.textEncoder.config } };
+  const expected = fullConfigs({ denoiser: model.denoiser.config, textEncoder: model.textEncoder.config });
   for (const net of ['denoiser', 'textEncoder'] as const) {
     if (JSON.stringify(configs[net]) !== JSON.stringify(expected[net])) {
-      throw new Error(`--init-from ${dir}: its ${net} is ${JSON.stringify(configs[net])}, this run's is ${JSON.stringify(expected[net])}`);
+      throw new Error(`--init-from ${dir}: ${what} ${net} is ${JSON.stringify(configs[net])}, this run's is ${JSON.stringify(expected[net])}`);
     }
     if (!existsSync(files[net])) throw new Error(`--init-from ${dir}: ${files[net]} is missing`);
   }
-  return {
-    from,
-    load(target) {
-      loadModule(target.denoiser, readFileSync(files.denoiser));
-      loadModule(target.textEncoder, readFileSync(files.textEncoder));
-    },
-  };
+  return { from, load };
+}
+
+/** Both networks' configs with every default filled in, as config.json records them. */
+function fullConfigs(config: Partial<ShapesModelConfig>): { denoiser: object; textEncoder: object } {
+  return { denoiser: { ...SHAPES_DIT_CONFIG, ...config.denoiser }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...config.textEncoder } };
 }
 
 /** The EMA weights under docs/NETS.md's names, one file per network, and config.json describing them. */
 async function writeShapesTeacher(out: string, ema: ShapesTextToImage, identity: Record<string, unknown>): Promise<void> {
   writeFileSync(join(out, 'teacher.safetensors'), await saveModule(ema.denoiser, { format: 'pt' }));
   writeFileSync(join(out, 'text-encoder.safetensors'), await saveModule(ema.textEncoder, { format: 'pt' }));
-  const configs = { denoiser: { ...SHAPES_DIT_CONFIG, ...ema.denoiser.config }, textEncoder: { ...TEXT_ENCODER_CONFIG, ...ema.textEncoder.config } };
-  writeFileSync(join(out, 'config.json'), `${JSON.stringify({ ...configs, training: identity }, null, 2)}\n`);
+  writeFileSync(join(out, 'config.json'), `${JSON.stringify({ ...fullConfigs({ denoiser: ema.denoiser.config, textEncoder: ema.textEncoder.config }), training: identity }, null, 2)}\n`);
 }
