@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { adapterKindFromEnv } from '../gpu/node';
 import { runAblationCommand, schedule } from './ablation';
 import { figureSpec, renderFigure } from './ablationFigures';
-import { ablationSettings, distillArgv, parseAblationOptions, plannedRuns } from './ablationPlan';
+import { ablationSettings, distillArgv, distillOptionsOf, parseAblationOptions, plannedRuns } from './ablationPlan';
 import { replaceSection, writeAblationReport } from './ablationReport';
 import { aggregateAblation, flattenEvaluation, stats, STATUS_FILE } from './ablationResults';
 import { UsageError } from './options';
@@ -63,6 +63,8 @@ describe('ablation options', () => {
     [['shapes', '--stress'], /--stress is a toy2d regime/],
     [['toy2d', '--adapter', 'cuda'], /--adapter must be one of/],
     [['toy2d', '--resume', '--report-only'], /drop --resume/],
+    [['shapes', '--batch', '0'], /--batch must be an integer from 1/],
+    [['shapes', '--lr', '0'], /--lr must be a positive number/],
     [['toy2d', '--bogus'], /bogus/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseAblationOptions(argv)).toThrow(UsageError);
@@ -88,6 +90,16 @@ describe('ablation plan', () => {
     expect(distillArgv(options, sweep, false).join(' ')).toBe(
       'toy2d --arm ida --teacher models/toy2d/grid --guidance 3 --ttur 1 --ida 0.9 --isg off --steps 1500 --seed 2 --eval-every 100 --adapter llvmpipe --out /r/toy2d/stress/ttur1-ida0.9/seed2',
     );
+  });
+
+  it('passes --batch and --lr on to every run, where they become part of the run config', () => {
+    const options = parseAblationOptions(['shapes', '--arms', 'dmd,isg', '--seeds', '1', '--batch', '8', '--lr', '2e-4', '--out', '/r']);
+    const runs = plannedRuns(options, ablationSettings('shapes', options.arms, false));
+    expect(runs.map((r) => distillArgv(options, r, false).join(' '))).toEqual([
+      'shapes --arm dmd --batch 8 --lr 2e-4 --steps 100 --seed 1 --eval-every 50 --adapter llvmpipe --out /r/shapes/dmd/seed1',
+      'shapes --arm isg --batch 8 --lr 2e-4 --steps 100 --seed 1 --eval-every 50 --adapter llvmpipe --out /r/shapes/isg/seed1',
+    ]);
+    expect(distillOptionsOf(options, runs[0]!, false).config).toMatchObject({ batch: 8, lr: 2e-4 });
   });
 
   it('refuses occupied folders without --resume; with it, skips finished runs and resumes the others', () => {

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ARM_NAMES, ARMS, type ArmName } from '../distill/config';
 import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
 import { type DistillOptions, parseDistillOptions } from './distill';
-import { integerFlag, UsageError } from './options';
+import { integerFlag, positiveNumberFlag, UsageError } from './options';
 
 export type AblationTask = 'toy2d' | 'shapes';
 
@@ -38,7 +38,7 @@ export const STRESS = {
 } as const;
 
 export const ABLATION_USAGE = `usage: npm run ablation -- toy2d|shapes [--seeds N] [--steps N] [--eval-every N] [--arms a,b,...]
-         [--stress] [--out runs/ablation] [--docs docs] [--adapter llvmpipe|swiftshader|default] [--resume] [--report-only]
+         [--batch B] [--lr LR] [--stress] [--out runs/ablation] [--docs docs] [--adapter llvmpipe|swiftshader|default] [--resume] [--report-only]
   Runs every arm (default ${ABLATION_DEFAULTS.arms.join(',')}) x seeds 1..N (default ${ABLATION_DEFAULTS.seeds}) of the task in
   this process, one after another, into <out>/<task>/<arm>/seed<k>; then writes <docs>/results/ablation-<task>.json,
   the task's section of <docs>/ABLATION.md and <docs>/figures/ablation-<task>-*.svg. An arm distill refuses on the
@@ -51,6 +51,8 @@ export const ABLATION_USAGE = `usage: npm run ablation -- toy2d|shapes [--seeds 
          1 hour at --steps 600, some 2.5 hours at the default length.
   shapes: --steps ${ABLATION_DEFAULTS.shapes.steps} --eval-every ${ABLATION_DEFAULTS.shapes.evalEvery} by default, a smoke test: a Shapes iteration is several DiT
          passes, so meaningful lengths (1,000+ iterations x 18 runs) need a GPU adapter (--adapter default).
+  --batch, --lr  passed to every run's distill (default: distill's, per task); they become part of each run's
+               config, so --resume continues a run only with the values it was started with.
   --resume     keeps finished runs (config.json iterations == --steps) and continues unfinished ones from their
                checkpoints; without it, a run folder that already holds a run is refused.
   --report-only  aggregates the existing run folders (no training): seeds are the seed<k> folders present, and the
@@ -63,6 +65,8 @@ export interface AblationOptions {
   /** True when --steps was given (report-only then checks the runs' length against it). */
   stepsGiven: boolean;
   evalEvery: number;
+  /** --batch / --lr as given, passed on to every run's distill command line. */
+  distillFlags: string[];
   arms: ArmName[];
   stress: boolean;
   out: string;
@@ -85,6 +89,8 @@ export function parseAblationOptions(argv: readonly string[]): AblationOptions {
         steps: { type: 'string' },
         'eval-every': { type: 'string' },
         arms: { type: 'string' },
+        batch: { type: 'string' },
+        lr: { type: 'string' },
         stress: { type: 'boolean' },
         out: { type: 'string' },
         docs: { type: 'string' },
@@ -105,6 +111,10 @@ export function parseAblationOptions(argv: readonly string[]): AblationOptions {
   const arms = values.arms === undefined ? [...ABLATION_DEFAULTS.arms] : values.arms.split(',').map((a) => a.trim());
   for (const arm of arms) if (!(ARM_NAMES as string[]).includes(arm)) throw new UsageError(`--arms: "${arm}" is not an arm; the arms are ${ARM_NAMES.join(', ')}`);
   if (arms.length === 0 || new Set(arms).size !== arms.length) throw new UsageError(`--arms must list distinct arms, got "${values.arms}"`);
+  const distillFlags: string[] = [];
+  const batch = integerFlag(values.batch, 'batch', 1);
+  if (batch !== undefined) distillFlags.push('--batch', String(batch));
+  if (positiveNumberFlag(values.lr, 'lr') !== undefined) distillFlags.push('--lr', values.lr!);
   const adapter = values.adapter ?? 'llvmpipe';
   if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(adapter)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${adapter}"`);
   if (values.stress && task !== 'toy2d') throw new UsageError('--stress is a toy2d regime (the grid mixture at guidance 3)');
@@ -115,6 +125,7 @@ export function parseAblationOptions(argv: readonly string[]): AblationOptions {
     steps: steps ?? ABLATION_DEFAULTS[task].steps,
     stepsGiven: steps !== undefined,
     evalEvery,
+    distillFlags,
     arms: arms as ArmName[],
     stress: values.stress === true,
     out: values.out ?? ABLATION_DEFAULTS.out,
@@ -206,6 +217,7 @@ export function distillArgv(options: AblationOptions, run: PlannedRun, resume: b
   return [
     options.task,
     ...run.setting.flags,
+    ...options.distillFlags,
     '--steps', String(options.steps),
     '--seed', String(run.seed),
     '--eval-every', String(options.evalEvery),
