@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adapterKindFromEnv } from '../gpu/node';
-import { runAblationCommand, schedule } from './ablation';
+import { runAblationCommand, schedule, shareTeacherReference } from './ablation';
 import { figureSpec, renderFigure } from './ablationFigures';
 import { ablationSettings, distillArgv, distillOptionsOf, parseAblationOptions, plannedRuns } from './ablationPlan';
 import { replaceSection, writeAblationReport } from './ablationReport';
@@ -116,6 +116,19 @@ describe('ablation plan', () => {
       ['/toy2d/ida/seed2', false],
     ]);
     expect(() => schedule({ ...options, steps: 20, resume: true }, runs)).toThrow(/longer than --steps 20/);
+  });
+
+  it('gives a Shapes run the teacher reference an earlier run cached, making its folder first', () => {
+    const root = tempDir();
+    const first = join(root, 'dmd', 'seed1');
+    mkdirSync(first, { recursive: true });
+    writeFileSync(join(first, 'teacher-reference.json'), '{"key":1}');
+    const next = join(root, 'ida', 'seed1');
+    shareTeacherReference({ task: 'shapes' }, { dir: next }, [{ dir: join(root, 'none') }, { dir: first }]);
+    expect(readFileSync(join(next, 'teacher-reference.json'), 'utf8')).toBe('{"key":1}');
+    const toy = join(root, 'toy', 'seed1');
+    shareTeacherReference({ task: 'toy2d' }, { dir: toy }, [{ dir: first }]);
+    expect(existsSync(toy)).toBe(false);
   });
 });
 

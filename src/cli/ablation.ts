@@ -39,11 +39,13 @@ export function schedule(options: AblationOptions, runs: readonly PlannedRun[]):
 }
 
 /** Shapes runs each cache the teacher's reference features; a later run reuses an earlier one's (distill checks its key). */
-function shareTeacherReference(options: AblationOptions, run: PlannedRun, done: readonly PlannedRun[]): void {
+export function shareTeacherReference(options: Pick<AblationOptions, 'task'>, run: Pick<PlannedRun, 'dir'>, done: readonly Pick<PlannedRun, 'dir'>[]): void {
   const name = 'teacher-reference.json';
   if (options.task !== 'shapes' || existsSync(join(run.dir, name))) return;
   const source = done.find((d) => existsSync(join(d.dir, name)));
-  if (source) copyFileSync(join(source.dir, name), join(run.dir, name));
+  if (!source) return;
+  mkdirSync(run.dir, { recursive: true });
+  copyFileSync(join(source.dir, name), join(run.dir, name));
 }
 
 /** Trains the scheduled runs in order; an arm that is not implemented is recorded as skipped, another error as failed. */
