@@ -38,20 +38,22 @@ export function schedule(options: AblationOptions, runs: readonly PlannedRun[]):
   return states.filter((s) => s.state !== 'finished').map((s) => ({ run: s.run, resume: s.state === 'unfinished' }));
 }
 
-/** Shapes runs each cache the teacher's reference features; a later run reuses an earlier one's (distill checks its key). */
-export function shareTeacherReference(options: Pick<AblationOptions, 'task'>, run: Pick<PlannedRun, 'dir'>, done: readonly Pick<PlannedRun, 'dir'>[]): void {
+/**
+ * Shapes runs each cache the teacher's reference features; a run starts with a copy of any other planned run's,
+ * finished in this invocation or an earlier one (distill checks its key, and makes a new one if it does not match).
+ */
+export function shareTeacherReference(options: Pick<AblationOptions, 'task'>, run: Pick<PlannedRun, 'dir'>, others: readonly Pick<PlannedRun, 'dir'>[]): void {
   const name = 'teacher-reference.json';
   if (options.task !== 'shapes' || existsSync(join(run.dir, name))) return;
-  const source = done.find((d) => existsSync(join(d.dir, name)));
+  const source = others.find((d) => existsSync(join(d.dir, name)));
   if (!source) return;
   mkdirSync(run.dir, { recursive: true });
   copyFileSync(join(source.dir, name), join(run.dir, name));
 }
 
 /** Trains the scheduled runs in order; an arm that is not implemented is recorded as skipped, another error as failed. */
-export async function trainAblation(engine: Engine, options: AblationOptions, work: readonly { run: PlannedRun; resume: boolean }[]): Promise<{ failed: number }> {
+export async function trainAblation(engine: Engine, options: AblationOptions, work: readonly { run: PlannedRun; resume: boolean }[], planned: readonly PlannedRun[]): Promise<{ failed: number }> {
   let failed = 0;
-  const done: PlannedRun[] = [];
   for (const [index, { run, resume }] of work.entries()) {
     const started = performance.now();
     const label = `[ablation ${index + 1}/${work.length}] ${run.setting.folder} seed ${run.seed}`;
@@ -59,9 +61,8 @@ export async function trainAblation(engine: Engine, options: AblationOptions, wo
     rmSync(join(run.dir, STATUS_FILE), { force: true });
     try {
       const distillOptions = distillOptionsOf(options, run, resume);
-      shareTeacherReference(options, run, done);
+      shareTeacherReference(options, run, planned);
       const { iterations } = await distill(engine, distillOptions);
-      done.push(run);
       console.log(`${label}: ${iterations} iterations, ${formatDuration((performance.now() - started) / 1000)}; live GPU memory after the run ${(engine.stats().liveBytes / 2 ** 20).toFixed(1)} MiB`);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -123,7 +124,7 @@ export async function runAblationCommand(options: AblationOptions) {
     for (const { run, resume } of work) distillOptionsOf(options, run, resume); // every run's options checked before any trains
     const notRun = settings.filter((s) => s.notApplicable).map((s) => `${s.name} (${s.notApplicable})`);
     console.log(`[ablation] ${options.task}: ${runs.length} runs (seeds ${options.seeds.join(', ')}; settings sharing a configuration share runs), ${runs.length - work.length} already finished, ${work.length} to do${notRun.length ? `; not run: ${notRun.join('; ')}` : ''}`);
-    if (work.length > 0) ({ failed } = await withEngine(options.adapter, (engine) => trainAblation(engine, options, work)));
+    if (work.length > 0) ({ failed } = await withEngine(options.adapter, (engine) => trainAblation(engine, options, work, runs)));
   }
   const results = await reportAblation(options, settings, (performance.now() - started) / 1000);
   return { results, failed };
