@@ -54,10 +54,16 @@ describe('distill --init-from', () => {
     );
     // A student bundle: the engine checkpoint its manifest names.
     expect(initialGenerator('models/shapes-senseflow')).toEqual(readBytes('models/shapes-senseflow/denoiser.safetensors'));
-    // ...read under the text encoder it was distilled with: the bundled student's is the first teacher's, not the current one's.
-    expect(() => initialGenerator('models/shapes-senseflow', 'models/shapes-teacher')).toThrow(
-      /^--init-from models\/shapes-senseflow: its text encoder \(sha256 8183c8dd485d\.\.\.\) is not the one of the teacher models\/shapes-teacher \(98d493e9d378\.\.\.\).*drop --init-from/,
+    // ...read under the text encoder it was distilled with: the bundled student's is the bundled teacher's...
+    expect(initialGenerator('models/shapes-senseflow', 'models/shapes-teacher')).toEqual(readBytes('models/shapes-senseflow/denoiser.safetensors'));
+    // ...and a teacher trained further since (another text encoder; here its manifest with the first teacher's hash) is refused.
+    const retrained = join(root, 'retrained-teacher');
+    mkdirSync(retrained);
+    const manifest = readFileSync('models/shapes-teacher/manifest.json', 'utf8');
+    expect(manifest).toContain('98d493e9d3781e21');
+    writeFileSync(join(retrained, 'manifest.json'), manifest.replace(/98d493e9d3781e21[0-9a-f]{48}/, '8183c8dd485dadc02dbf37f91649c2b18f249abfb651f395bc521468791743af'));
+    expect(() => initialGenerator('models/shapes-senseflow', retrained)).toThrow(
+      new RegExp(`^--init-from models/shapes-senseflow: its text encoder \\(sha256 98d493e9d378\\.\\.\\.\\) is not the one of the teacher ${retrained} \\(8183c8dd485d\\.\\.\\.\\).*drop --init-from`),
     );
-    expect(initialGenerator('models/shapes-senseflow', 'models/shapes-senseflow')).toEqual(readBytes('models/shapes-senseflow/denoiser.safetensors'));
   });
 });
