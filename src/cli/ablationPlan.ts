@@ -50,7 +50,8 @@ export const ABLATION_USAGE = `usage: npm run ablation -- toy2d|shapes [--seeds 
          slower ones (on 2 CPU cores about 7 iterations/s at TTUR 5 and 4 at TTUR 1, evaluations included): about
          1 hour at --steps 600, some 2.5 hours at the default length.
   shapes: --steps ${ABLATION_DEFAULTS.shapes.steps} --eval-every ${ABLATION_DEFAULTS.shapes.evalEvery} by default, a smoke test: a Shapes iteration is several DiT
-         passes, so meaningful lengths (1,000+ iterations x 18 runs) need a GPU adapter (--adapter default).
+         passes. On 2 CPU cores --batch 8 --lr 2e-4 --steps 500 --eval-every 100 takes about 1.7 hours (18 runs of ~5.5
+         minutes; docs/ABLATION.md); lengths of 1,000+ iterations at batch 32 need a GPU adapter (--adapter default).
   --batch, --lr  passed to every run's distill (default: distill's, per task); they become part of each run's
                config, so --resume continues a run only with the values it was started with.
   --resume     keeps finished runs (config.json iterations == --steps) and continues unfinished ones from their
