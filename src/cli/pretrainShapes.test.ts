@@ -1,6 +1,6 @@
 // The Shapes pretraining command end to end on tiny networks: it writes the teacher files under docs/NETS.md's
 // names, a stopped run resumes to the weights of an uninterrupted one, and a resumed run refuses another seed.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,12 +45,18 @@ describe('pretrainShapes', () => {
     expect(teacher.tensors['blocks.0.crossAttn.kv.weight']!.shape).toEqual([16, 32]);
     const dit = new ShapesDiT(engine, TINY.denoiser);
     loadModule(dit, readBytes(join(straightOut, 'teacher.safetensors')));
-    expect(JSON.parse(readFileSync(join(straightOut, 'config.json'), 'utf8')).denoiser.dim).toBe(16);
+    const config = JSON.parse(readFileSync(join(straightOut, 'config.json'), 'utf8'));
+    expect(config.denoiser.dim).toBe(16);
+    expect(config.training).toMatchObject({ batch: 2, training: { batch: 2 } }); // the run's batch, not the default's
 
     temporary();
     const first = await pretrainShapes(engine, options(2), { config: TINY, sampleCaptions: [] });
     first.model.dispose();
     first.ema.dispose();
+    // A checkpoint from before the fix (training.batch was always the default's 32) still resumes.
+    const statePath = join(dirs.at(-1)!, 'checkpoint', 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    writeFileSync(statePath, JSON.stringify({ ...state, training: { ...state.training, batch: 32 } }));
     const resumed = await pretrainShapes(engine, options(4, true), { config: TINY, sampleCaptions: [] });
     expect(resumed.summary.steps).toBe(2);
     const [a, b] = [await straight.ema.parameters()[5]!.read(), await resumed.ema.parameters()[5]!.read()];

@@ -25,7 +25,7 @@ import { loadModule, saveModule } from '../nn/safetensors';
 import { fromArray } from '../nn/tensor';
 import { readBundleManifest } from './bundleParts';
 import { adapterLabel } from './engine';
-import { checkSameRun, readBytes, readCheckpointState, restoreCheckpoint } from './checkpoint';
+import { checkSameRun, readBytes, readCheckpointState, restoreCheckpoint, type TrainingState } from './checkpoint';
 import { writeImageGrid } from './imageGrid';
 import { checkpointSpacing, maxSeconds, type PretrainOptions } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
@@ -49,6 +49,15 @@ export interface ShapesRun {
   model: ShapesTextToImage;
   ema: ShapesTextToImage;
   summary: LoopSummary;
+}
+
+/**
+ * Checkpoints written before 2026-12-06 recorded SHAPES_TRAINING's batch (32) in `training` whatever --batch was;
+ * the run's real batch is the top-level `batch`, which is also checked on resume, so that is what `training` says now.
+ */
+export function withTrainingBatch(state: TrainingState): TrainingState {
+  if (typeof state.batch !== 'number' || typeof state.training !== 'object' || state.training === null) return state;
+  return { ...state, training: { ...state.training, batch: state.batch } };
 }
 
 /** The forward pass and loss of step `step` (inside the training loop's tidy). */
@@ -82,6 +91,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   // Overrides keep SHAPES_TRAINING's key order, so a default run's identity (checked on --resume) is unchanged.
   const training = {
     ...SHAPES_TRAINING,
+    batch,
     lr: options.lr ?? SHAPES_TRAINING.lr,
     ...(options.lrDecay === 'cosine' ? { decay: 'cosine' as const } : {}),
     ...(options.sigmaShift !== undefined && options.sigmaShift !== 1 ? { sigmaShift: options.sigmaShift } : {}),
@@ -104,7 +114,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   let startStep = 0;
   let wallSeconds = 0;
   if (options.resume && readCheckpointState(out)) {
-    const saved = restoreCheckpoint(out, run);
+    const saved = withTrainingBatch(restoreCheckpoint(out, run));
     checkSameRun(saved, identity, ['seed', 'batch', 'config', 'training', 'initialisedFrom']);
     startStep = saved.step;
     wallSeconds = typeof saved.wallSeconds === 'number' ? saved.wallSeconds : 0;
