@@ -1,8 +1,8 @@
 #!/bin/bash
 # Device call 6 (prepared 2026-11-26, changed 2026-12-06, not run yet): distill a Shapes student from the current
-# teacher (71.7%) on the GPU. (It used to continue the bundled student with --init-from, which the distill command now
-# refuses: that student was distilled under the first teacher's text encoder.) The generator and the fake score start
-# from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
+# teacher (71.7%) on the GPU, as one clean run. (It used to continue the bundled student with --init-from; since
+# 2026-12-06 the bundled student is this teacher's, 675 CPU iterations, so --init-from models/shapes-senseflow would be
+# accepted too.) The generator and the fake score start from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
 # distiller's own evaluations (100 captions at 1, 2 and 4 steps) every 200 iterations. Later calls: carry .dev/sD and
 # the run resumes. Then here: `npm run export -- .dev/sD --out models/shapes-senseflow` and `npm run eval` (README).
 source scripts/device/prelude.sh || exit 1
