@@ -1,7 +1,9 @@
 // What a Shapes distillation run measures at intervals: the student at 1, 2 and 4 steps on a fixed caption and seed
 // set (SHAPES_DISTILL_EVAL.count captions from TEACHER_CAPTIONS_SEED): prompt accuracy with the attribute evaluator,
 // FD-T (Frechet distance of the evaluator's features to the teacher's 50-step Euler samples at the run's middle
-// guidance, on the same captions and seeds) and FD to real renders; and ||phi_fake - theta_gen||.
+// guidance, on the same captions and seeds) and FD to real renders; and ||phi_fake - theta_gen||. Every generated
+// image is scored as the picture a user gets (clamped, 8-bit: imagesInChunks), as `npm run eval` scores a bundle;
+// runs before 2026-12-06 evening scored the raw x0 (a teacher-reference.json of theirs lacks pixels: 'displayed').
 // The teacher's features cost count * 50 * 2 denoiser rows, so they are kept in <out>/teacher-reference.json.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +35,7 @@ export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDisti
   const generate = (draw: ChunkDraw) => imagesInChunks(data.captions, shape, chunk, SHAPES_DISTILL_EVAL.seed, draw);
 
   const referencePath = join(options.out, 'teacher-reference.json');
-  const key = { teacher: options.teacher, guidance, steps: SHAPES_DISTILL_EVAL.teacherSteps, count, seed: SHAPES_DISTILL_EVAL.seed };
+  const key = { teacher: options.teacher, guidance, steps: SHAPES_DISTILL_EVAL.teacherSteps, count, seed: SHAPES_DISTILL_EVAL.seed, pixels: 'displayed' };
   let teacherFeatures: Float32Array;
   let dim: number;
   const cached = existsSync(referencePath) ? (JSON.parse(readFileSync(referencePath, 'utf8')) as { key: unknown; dim: number; features: number[] }) : null;

@@ -3,7 +3,7 @@ import { makeBatch, sampleCaptionedScene } from './dataset';
 import { parseCaption } from './grammar';
 import { ANCHOR, EXTENT } from './layout';
 import { mulberry32 } from './random';
-import { colorValue, IMAGE_NUMEL, IMAGE_SIZE, PALETTE, renderScene, shapeDistance, toRGBA } from './render';
+import { asDisplayed, colorValue, IMAGE_NUMEL, IMAGE_SIZE, PALETTE, renderScene, shapeDistance, toRGBA } from './render';
 import { sceneForStatement } from './scenes';
 import { type BackgroundColor, COLORS, POSITIONS, type Scene, SHAPES, type Shape, SIZES, type Size } from './shapes';
 
@@ -170,5 +170,20 @@ describe('renderScene', () => {
     expect(names.sort()).toEqual([...COLORS, 'black'].sort());
     expect(new Set(Object.values(PALETTE).map((rgb) => rgb.join())).size).toBe(names.length);
     expect(POSITIONS.every((p) => ANCHOR[p] !== undefined)).toBe(true);
+  });
+});
+
+describe('asDisplayed', () => {
+  it("gives each value its byte's level in the picture (toRGBA): clamped to [-1, 1] and rounded to b / 127.5 - 1", () => {
+    const image = new Float32Array(IMAGE_NUMEL).map((_, i) => -1.3 + (2.6 * i) / (IMAGE_NUMEL - 1)); // -1.3 .. 1.3
+    image[0] = -1.02; // a black background's overshoot
+    image[1] = 0.5; // between two bytes
+    const shown = asDisplayed(image);
+    const rgba = toRGBA(image);
+    for (let p = 0; p < PLANE; p++) for (let c = 0; c < 3; c++) expect(shown[c * PLANE + p]).toBe(Math.fround(rgba[p * 4 + c]! / 127.5 - 1));
+    expect(shown[0]).toBe(-1);
+    expect(Math.max(...shown)).toBe(1);
+    expect(shown[1]).toBeCloseTo(191 / 127.5 - 1, 6);
+    expect(asDisplayed(shown)).toEqual(shown); // a shown picture shows as itself
   });
 });

@@ -110,6 +110,18 @@ export function renderScene(scene: Scene): Float32Array {
   return image;
 }
 
+/**
+ * Generated CHW floats as the 8-bit picture a user gets (toRGBA, a PNG), back in [-1, 1]: each value clamped and
+ * rounded to b / 127.5 - 1 for its byte b. What an evaluation of generated images must score: a sampler's raw x0 can
+ * leave [-1, 1] (a third of the values of a 4-step Shapes student do, just below -1 on black), which the picture
+ * clamps away but the attribute evaluator, trained on rendered images, reads as a different colour.
+ */
+export function asDisplayed(images: Float32Array): Float32Array {
+  const out = new Float32Array(images.length);
+  for (let i = 0; i < images.length; i++) out[i] = Math.round((Math.min(1, Math.max(-1, images[i]!)) + 1) * 127.5) / 127.5 - 1;
+  return out;
+}
+
 /** One CHW image in [-1, 1] (at `offset` in a batch) -> RGBA bytes, row-major, for ImageData / a canvas. */
 export function toRGBA(image: ArrayLike<number>, offset = 0): Uint8ClampedArray {
   const plane = IMAGE_SIZE * IMAGE_SIZE;

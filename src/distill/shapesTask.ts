@@ -2,6 +2,7 @@
 // which stays frozen (the student bundle ships the teacher's encoder unchanged). Captions and real images of an
 // iteration come from the data layer's grammar and renderer (makeBatch), a function of the seed.
 import { makeBatch } from '../data/dataset';
+import { asDisplayed } from '../data/render';
 import { encodeCaptionBatch } from '../data/tokenizer';
 import { cfgCombine } from '../flow/tensors';
 import { ShapesDiT } from '../nets/dit';
@@ -87,7 +88,8 @@ export type ChunkDraw = (captions: string[], seed: number) => Tensor;
 /**
  * Images for `captions` in chunks of `chunk`, the chunk that starts at caption k drawn from noise seed `seed + k`
  * (so the first captions' images do not depend on how many follow), read back into one host array: memory stays that
- * of one chunk on the GPU. What the CLI's and the Distill tab's Shapes evaluations sample the teacher and student with.
+ * of one chunk on the GPU. What the CLI's and the Distill tab's Shapes evaluations sample the teacher and student with,
+ * so the images are the pictures a user would get (asDisplayed: clamped, 8-bit), as `npm run eval` scores them.
  */
 export async function imagesInChunks(captions: readonly string[], sampleShape: readonly number[], chunk: number, seed: number, draw: ChunkDraw): Promise<Float32Array> {
   const perImage = sampleShape.reduce((a, b) => a * b, 1);
@@ -95,7 +97,7 @@ export async function imagesInChunks(captions: readonly string[], sampleShape: r
   for (let start = 0; start < captions.length; start += chunk) {
     const out = draw(captions.slice(start, start + chunk), seed + start);
     try {
-      images.set(await out.read(), start * perImage);
+      images.set(asDisplayed(await out.read()), start * perImage);
     } finally {
       out.dispose();
     }

@@ -78,7 +78,7 @@ export async function openShapesRun(
     // The teacher's images and their features, in one cached array: [features (count x dim) | images (grid) | prompt accuracy].
     const dim = evaluator.config.dim;
     const reference = await cachedReference(
-      { kind: 'shapes-teacher', version: 2, teacher: shapes.sha256, guidance, steps: sizes.teacherSteps, captions: sizes.evalCaptions, grid: sizes.gridCaptions, chunk: sizes.chunk, seed: sizes.seed, dim },
+      { kind: 'shapes-teacher', version: 3, teacher: shapes.sha256, guidance, steps: sizes.teacherSteps, captions: sizes.evalCaptions, grid: sizes.gridCaptions, chunk: sizes.chunk, seed: sizes.seed, dim },
       store,
       `Sampling the teacher (${sizes.evalCaptions} captions, ${sizes.teacherSteps} Euler steps at guidance ${guidance}; once per teacher and guidance)`,
       report,
