@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ShapesDiT } from '../nets/dit';
 import { Toy2DTeacher } from '../nets/toy2d';
 import { randn } from '../nn/host';
@@ -110,6 +110,19 @@ describe('npm run export -- a toy2d run', () => {
     // ... and it is the student's, not the teacher's.
     const fromTeacher = (await runOnnx(ort, new Uint8Array(readFileSync(join(RING_TEACHER, 'denoiser.onnx'))), feeds)).velocity!.data as Float32Array;
     expect(Math.max(...got.map((v, i) => Math.abs(v - fromTeacher[i]!)))).toBeGreaterThan(1e-2);
+  });
+
+  it("leaves out an eval.json of an earlier iteration than the generator's (a run stopped between evaluations)", async () => {
+    const run = await toyRun('toy-stale-eval');
+    writeFileSync(join(run, 'eval.json'), JSON.stringify({ steps: { '1': { offMode: 0.25 } }, iteration: 10 })); // the run is at 20
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const stale = await exportRun(engine, parseExportOptions([run, '--out', join(dir, 'bundles', 'toy-stale'), '--no-verify']));
+    expect(stale.metrics.steps).toBeUndefined();
+    expect(warned.mock.calls.flat().join('\n')).toContain('measured iteration 10, but the generator is of iteration 20');
+    warned.mockRestore();
+    writeFileSync(join(run, 'eval.json'), JSON.stringify({ steps: { '1': { offMode: 0.25 } }, iteration: 20 }));
+    const current = await exportRun(engine, parseExportOptions([run, '--out', join(dir, 'bundles', 'toy-current'), '--no-verify']));
+    expect(current.metrics).toMatchObject({ steps: { '1': { offMode: 0.25 } }, iteration: 20 });
   });
 
   it('refuses a run without generator.safetensors, naming the file', async () => {

@@ -13,7 +13,8 @@
 //   config.json            {task, mixture (toy2d), teacher (a bundle folder), anchors {"1": [1], ...}, shift,
 //                           arm, seed, iterations, wallSeconds, adapter, command, distill {hyper-parameters}}
 //   generator.safetensors  the student's weights
-//   eval.json              optional: measured metrics, merged into the manifest's metrics
+//   eval.json              optional: measured metrics, merged into the manifest's metrics when they are of the
+//                          exported iteration (config.json iterations)
 // Before writing, the exported ONNX is run on ORT's wasm EP against the engine's forward on fixed inputs
 // (metrics.onnxMaxAbsDiff); a difference over 1e-3 refuses the bundle (--no-verify skips the check).
 import { existsSync, readFileSync } from 'node:fs';
@@ -208,8 +209,22 @@ async function writeStudent(out: string, input: StudentBundleInput): Promise<Man
   return writeBundle(out, studentDraft(input), await studentFiles(input));
 }
 
-function runMetrics(run: string): Metrics {
-  return existsSync(join(run, 'eval.json')) ? (readRunJson(run, 'eval.json', '') as Metrics) : {};
+/**
+ * The run's last evaluation (eval.json), when it measured the generator being exported: a run stopped between two
+ * evaluations has a newer generator than its eval.json, whose numbers are then left out (measure the bundle with
+ * `npm run eval`). An eval.json without an iteration is taken as it is.
+ */
+function runMetrics(run: string, config: DistillRunConfig): Metrics {
+  if (!existsSync(join(run, 'eval.json'))) return {};
+  const metrics = readRunJson(run, 'eval.json', '') as Metrics;
+  const measured = metrics.iteration;
+  if (typeof measured === 'number' && config.iterations !== undefined && measured !== config.iterations) {
+    console.warn(
+      `[export] ${join(run, 'eval.json')} measured iteration ${measured}, but the generator is of iteration ${config.iterations}: its metrics are left out of the manifest; measure the bundle with npm run eval`,
+    );
+    return {};
+  }
+  return metrics;
 }
 
 const generatorFile = (run: string) => join(run, 'generator.safetensors');
@@ -233,7 +248,7 @@ export async function exportShapes(engine: Engine, options: ExportOptions, confi
     for (const path of copied) teacherFiles.set(path, await teacherFile(teacher, path));
     loadCheckpoint(textEncoder, teacherFiles.get(checkpoints.textEncoder.path)!, join(teacher.dir, checkpoints.textEncoder.path), `the text encoder of ${join(teacher.dir, MANIFEST_FILE)}`);
 
-    const metrics = runMetrics(run);
+    const metrics = runMetrics(run, config);
     metrics.parameters = { textEncoder: textEncoder.parameterCount(), denoiser: denoiser.parameterCount() };
     if (options.verify) {
       const parity = await shapesParity(await loadOrt(), textEncoder, denoiser, teacherFiles.get(textSpec.onnx)!, denoiserModel);
@@ -261,7 +276,7 @@ export async function exportToy2d(engine: Engine, options: ExportOptions, config
   const net = new Toy2DTeacher(engine, teacher.manifest.checkpoints!.denoiser!.config);
   try {
     const model = exportToy2DTeacher(net, loadCheckpoint(net, weights, generatorFile(run), fitsTeacher(teacher)));
-    const metrics = runMetrics(run);
+    const metrics = runMetrics(run, config);
     metrics.parameters = net.parameterCount();
     if (options.verify) {
       const diff = await toy2dParity(await loadOrt(), net, model);
