@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ARM_NAMES, ARMS, type ArmName } from '../distill/config';
-import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import type { NodeAdapterKind } from '../gpu/node';
 import { type DistillOptions, parseDistillOptions } from './distill';
-import { integerFlag, positiveNumberFlag, UsageError } from './options';
+import { adapterFlag, integerFlag, positiveNumberFlag, UsageError } from './options';
 
 export type AblationTask = 'toy2d' | 'shapes';
 
@@ -116,8 +116,7 @@ export function parseAblationOptions(argv: readonly string[]): AblationOptions {
   const batch = integerFlag(values.batch, 'batch', 1);
   if (batch !== undefined) distillFlags.push('--batch', String(batch));
   if (positiveNumberFlag(values.lr, 'lr') !== undefined) distillFlags.push('--lr', values.lr!);
-  const adapter = values.adapter ?? 'llvmpipe';
-  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(adapter)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${adapter}"`);
+  const adapter = adapterFlag(values.adapter ?? 'llvmpipe');
   if (values.stress && task !== 'toy2d') throw new UsageError('--stress is a toy2d regime (the grid mixture at guidance 3)');
   if (values.resume && values['report-only']) throw new UsageError('--report-only trains nothing: drop --resume');
   return {
@@ -131,7 +130,7 @@ export function parseAblationOptions(argv: readonly string[]): AblationOptions {
     stress: values.stress === true,
     out: values.out ?? ABLATION_DEFAULTS.out,
     docs: values.docs ?? ABLATION_DEFAULTS.docs,
-    adapter: adapter as NodeAdapterKind,
+    adapter,
     resume: values.resume === true,
     reportOnly: values['report-only'] === true,
     argv,

@@ -18,7 +18,7 @@ import { eulerSigmas } from '../flow/schedule';
 import { ShapesDiT } from '../nets/dit';
 import { TextEncoder } from '../nets/textEncoder';
 import { Toy2DTeacher } from '../nets/toy2d';
-import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import type { NodeAdapterKind } from '../gpu/node';
 import type { Engine } from '../nn/engine';
 import { exportShapesDiT, exportTextEncoder, exportToy2DTeacher, SHAPES_DIT_NAMES, TEXT_ENCODER_NAMES, TOY2D_NAMES } from '../onnx/exportNets';
 import { shapesParity, toy2dParity } from '../onnx/exportParity';
@@ -26,7 +26,7 @@ import { FORMAT_VERSION } from '../pipeline/bundleFields';
 import { type ManifestDraft, writeBundle } from '../pipeline/bundleWrite';
 import type { JsonValue, Manifest, Metrics, Provenance } from '../pipeline/manifest';
 import { bundleCommand, checkParity, gitCommit, loadCheckpoint, loadOrt, objectField, readRunFile, readRunJson, roundLevel } from './bundleParts';
-import { UsageError } from './options';
+import { adapterFlag, guidanceFlag, integerAtLeast, UsageError } from './options';
 
 export const BUNDLE_KINDS = ['shapes-teacher', 'toy2d'] as const;
 export type BundleKind = (typeof BUNDLE_KINDS)[number];
@@ -77,9 +77,8 @@ export function parseBundleOptions(argv: readonly string[]): BundleOptions {
   if (!kind || !(BUNDLE_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--kind must be one of ${BUNDLE_KINDS.join(', ')}, got ${JSON.stringify(kind ?? '')}`);
   if (!values.run) throw new UsageError('--run is required');
   if (!values.out) throw new UsageError('--out is required');
-  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(values.adapter!)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${values.adapter}"`);
-  const steps = Number(values.steps);
-  if (!Number.isSafeInteger(steps) || steps < 1) throw new UsageError(`--steps must be an integer >= 1, got "${values.steps}"`);
+  const adapter = adapterFlag(values.adapter!);
+  const steps = integerAtLeast(values.steps!, 'steps', 1)!;
   const options: BundleOptions = {
     kind: kind as BundleKind,
     run: values.run,
@@ -87,15 +86,12 @@ export function parseBundleOptions(argv: readonly string[]): BundleOptions {
     name: values.name ?? basename(values.out),
     steps,
     tokenizer: values.tokenizer!,
-    adapter: values.adapter as NodeAdapterKind,
+    adapter,
     verify: !values['no-verify'],
     argv,
   };
-  if (values.guidance !== undefined) {
-    const guidance = Number(values.guidance);
-    if (!(guidance >= 0)) throw new UsageError(`--guidance must be a number >= 0, got "${values.guidance}"`);
-    options.guidance = guidance;
-  }
+  const guidance = guidanceFlag(values.guidance);
+  if (guidance !== undefined) options.guidance = guidance;
   return options;
 }
 

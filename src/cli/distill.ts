@@ -15,7 +15,7 @@ import { type DistillCheckpoint, type IterationMetrics, SenseFlowDistiller } fro
 import { evaluateToy, referenceGuidance, toyTeacherReference } from '../distill/toyEval';
 import { toyTask } from '../distill/toyTask';
 import { shapesTask } from '../distill/shapesTask';
-import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import type { NodeAdapterKind } from '../gpu/node';
 import { loadEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import type { Module } from '../nn/module';
@@ -26,7 +26,7 @@ import { checkSameRun, checkpointDir, readBytes, writeCheckpointFiles } from './
 import { readBundleManifest } from './bundleParts';
 import { adapterLabel, withEngine } from './engine';
 import { loadShapesTeacher, loadToyTeacher } from './distillTeachers';
-import { UsageError } from './options';
+import { adapterFlag, integerAtLeast, numberFlag, positiveNumberFlag, UsageError } from './options';
 import { formatDuration } from './trainLoop';
 
 export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [--arm ${ARM_NAMES.join('|')}]
@@ -62,15 +62,6 @@ const TASK_DEFAULTS: Record<DistillOptions['task'], Partial<DistillConfig>> = {
   shapes: { batch: 32, lr: 1e-4, guidance: [3, 5] },
 };
 
-function number(value: string | undefined, name: string, check: (n: number) => boolean, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, got "${value}"`);
-  return n;
-}
-
-const positiveInteger = (value: string | undefined, name: string) => number(value, name, (n) => Number.isSafeInteger(n) && n >= 1, 'an integer >= 1');
-
 export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   let parsed;
   try {
@@ -98,29 +89,28 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   if (!out) throw new UsageError('--out DIR is required (e.g. --out runs/senseflow-toy)');
   const arm = (v('arm') ?? 'senseflow') as ArmName;
   if (!ARM_NAMES.includes(arm)) throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got "${arm}"`);
-  const adapter = (v('adapter') ?? 'llvmpipe') as NodeAdapterKind;
-  if (!NODE_ADAPTER_KINDS.includes(adapter)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${adapter}"`);
+  const adapter = adapterFlag(v('adapter') ?? 'llvmpipe');
 
   const overrides: Partial<DistillConfig> = {};
   const ida = v('ida');
-  if (ida !== undefined) overrides.idaLambda = ida === 'off' ? 1 : number(ida, 'ida', (n) => n >= 0 && n <= 1, 'a lambda in [0, 1] or "off"');
+  if (ida !== undefined) overrides.idaLambda = ida === 'off' ? 1 : numberFlag(ida, 'ida', (n) => n >= 0 && n <= 1, 'a lambda in [0, 1] or "off"');
   const isg = v('isg');
-  if (isg !== undefined) overrides.isgWeight = isg === 'off' ? 0 : number(isg, 'isg', (n) => n >= 0, 'a weight >= 0 or "off"');
-  const gan = number(v('gan'), 'gan', (n) => n >= 0, 'a weight >= 0');
+  if (isg !== undefined) overrides.isgWeight = isg === 'off' ? 0 : numberFlag(isg, 'isg', (n) => n >= 0, 'a weight >= 0 or "off"');
+  const gan = numberFlag(v('gan'), 'gan', (n) => n >= 0, 'a weight >= 0');
   if (gan !== undefined) overrides.ganWeight = gan;
-  const ttur = positiveInteger(v('ttur'), 'ttur');
+  const ttur = integerAtLeast(v('ttur'), 'ttur', 1);
   if (ttur !== undefined) overrides.fakeStepsPerGeneratorStep = ttur;
-  const batch = positiveInteger(v('batch'), 'batch');
+  const batch = integerAtLeast(v('batch'), 'batch', 1);
   if (batch !== undefined) overrides.batch = batch;
-  const lr = number(v('lr'), 'lr', (n) => n > 0, 'a positive number');
+  const lr = positiveNumberFlag(v('lr'), 'lr');
   if (lr !== undefined) overrides.lr = lr;
   const guidance = v('guidance');
   if (guidance !== undefined) {
-    const parts = guidance.split(':').map((p) => number(p, 'guidance', (n) => n >= 0, 'W or MIN:MAX with numbers >= 0')!);
+    const parts = guidance.split(':').map((p) => numberFlag(p, 'guidance', (n) => n >= 0, 'W or MIN:MAX with numbers >= 0')!);
     if (parts.length > 2 || parts[0]! > parts.at(-1)!) throw new UsageError(`--guidance must be W or MIN:MAX with MIN <= MAX, got "${guidance}"`);
     overrides.guidance = [parts[0]!, parts.at(-1)!];
   }
-  const backwardSimulation = number(v('backward-simulation'), 'backward-simulation', (n) => n >= 0 && n <= 1, 'a probability in [0, 1]');
+  const backwardSimulation = numberFlag(v('backward-simulation'), 'backward-simulation', (n) => n >= 0 && n <= 1, 'a probability in [0, 1]');
   if (backwardSimulation !== undefined) overrides.backwardSimulation = backwardSimulation;
   const isgLoss = v('isg-loss');
   if (isgLoss !== undefined) {
@@ -138,7 +128,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const steps = positiveInteger(v('steps'), 'steps') ?? (task === 'toy2d' ? 2000 : 1000);
+  const steps = integerAtLeast(v('steps'), 'steps', 1) ?? (task === 'toy2d' ? 2000 : 1000);
   return {
     task,
     out,
@@ -146,11 +136,11 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
     arm,
     config,
     steps,
-    seed: number(v('seed'), 'seed', (n) => Number.isSafeInteger(n) && n >= 0, 'an integer >= 0') ?? 1,
-    evalEvery: positiveInteger(v('eval-every'), 'eval-every') ?? Math.max(1, Math.round(steps / 10)),
-    checkpointEvery: positiveInteger(v('checkpoint-every'), 'checkpoint-every') ?? Math.max(50, Math.round(steps / 10)),
-    logEvery: positiveInteger(v('log-every'), 'log-every') ?? 50,
-    maxMinutes: number(v('max-minutes'), 'max-minutes', (n) => n > 0, 'a positive number of minutes'),
+    seed: integerAtLeast(v('seed'), 'seed', 0) ?? 1,
+    evalEvery: integerAtLeast(v('eval-every'), 'eval-every', 1) ?? Math.max(1, Math.round(steps / 10)),
+    checkpointEvery: integerAtLeast(v('checkpoint-every'), 'checkpoint-every', 1) ?? Math.max(50, Math.round(steps / 10)),
+    logEvery: integerAtLeast(v('log-every'), 'log-every', 1) ?? 50,
+    maxMinutes: numberFlag(v('max-minutes'), 'max-minutes', (n) => n > 0, 'a positive number of minutes'),
     adapter,
     resume: values.resume === true,
     ...(v('init-from') !== undefined ? { initFrom: v('init-from') } : {}),

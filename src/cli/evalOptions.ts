@@ -7,9 +7,9 @@ import { makeBatch } from '../data/dataset';
 import { parseCaption } from '../data/grammar';
 import type { Statement } from '../data/shapes';
 import { TEACHER_CAPTIONS_SEED } from '../eval/seeds';
-import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import type { NodeAdapterKind } from '../gpu/node';
 import { SAMPLER_NAMES, type SamplerName } from '../pipeline/generatePlan';
-import { integerFlag, UsageError } from './options';
+import { adapterFlag, guidanceFlag, integerFlag, UsageError } from './options';
 
 export const EVAL_USAGE = `usage: npm run eval -- --model BUNDLE_DIR --steps N --out RESULTS.json [--captions FILE | --count N (default 1000)]
          [--sampler ${SAMPLER_NAMES.join('|')}] [--guidance W] [--batch N (captions per call, 1-64; default 1)]
@@ -93,7 +93,7 @@ export function parseEvalOptions(argv: readonly string[]): EvalOptions {
     cacheDir: values['cache-dir']!,
     evaluator: values.evaluator!,
     realCount: integerFlag(values['real-count'], 'real-count', 2) ?? DEFAULT_REAL_COUNT,
-    adapter: values.adapter as NodeAdapterKind,
+    adapter: adapterFlag(values.adapter!),
     argv: [...argv],
   };
   if (values.captions !== undefined) {
@@ -104,16 +104,12 @@ export function parseEvalOptions(argv: readonly string[]): EvalOptions {
     if (!(SAMPLER_NAMES as readonly string[]).includes(values.sampler)) throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${values.sampler}"`);
     options.sampler = values.sampler as SamplerName;
   }
-  if (values.guidance !== undefined) {
-    const guidance = Number(values.guidance);
-    if (values.guidance.trim() === '' || !(Number.isFinite(guidance) && guidance >= 0)) throw new UsageError(`--guidance must be a number >= 0, got "${values.guidance}"`);
-    options.guidance = guidance;
-  }
+  const guidance = guidanceFlag(values.guidance);
+  if (guidance !== undefined) options.guidance = guidance;
   if (values['teacher-cache'] !== undefined) {
     if (!values['teacher-cache'].toLowerCase().endsWith('.json')) throw new UsageError(`--teacher-cache must name a .json file, got "${values['teacher-cache']}"`);
     options.teacherCache = values['teacher-cache'];
   }
-  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(options.adapter)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${options.adapter}"`);
   return options;
 }
 

@@ -21,7 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MIXTURES } from '../data/toy2d';
-import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import type { NodeAdapterKind } from '../gpu/node';
 import { ShapesDiT } from '../nets/dit';
 import { TextEncoder } from '../nets/textEncoder';
 import { Toy2DTeacher } from '../nets/toy2d';
@@ -33,7 +33,7 @@ import { writeBundle } from '../pipeline/bundleWrite';
 import { type StudentBundleInput, studentDraft, studentFiles } from '../pipeline/studentBundle';
 import { type JsonValue, MANIFEST_FILE, type Manifest, type Metrics, type Provenance, sha256Hex } from '../pipeline/manifest';
 import { bundleCommand, checkParity, gitCommit, loadCheckpoint, loadOrt, readBundleManifest, readRunFile, readRunJson, roundLevel } from './bundleParts';
-import { UsageError } from './options';
+import { adapterFlag, UsageError } from './options';
 
 export const EXPORT_USAGE = `usage: npm run export -- RUN_DIR --out BUNDLE_DIR [--name NAME] [--adapter llvmpipe|swiftshader|default] [--no-verify]`;
 
@@ -67,8 +67,7 @@ export function parseExportOptions(argv: readonly string[]): ExportOptions {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'the run folder is required (runs/<name>)' : `one run folder at a time, got ${positionals.join(', ')}`);
   if (!values.out) throw new UsageError('--out is required');
-  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(values.adapter!)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${values.adapter}"`);
-  return { run: positionals[0]!, out: values.out, name: values.name ?? basename(values.out), adapter: values.adapter as NodeAdapterKind, verify: !values['no-verify'], argv };
+  return { run: positionals[0]!, out: values.out, name: values.name ?? basename(values.out), adapter: adapterFlag(values.adapter!), verify: !values['no-verify'], argv };
 }
 
 // ---- the run folder ----

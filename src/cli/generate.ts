@@ -15,7 +15,7 @@ import { type GenerateRequest, type GenerateResult, MAX_BATCH, Pipeline } from '
 import { SAMPLER_NAMES, type SamplerName } from '../pipeline/generatePlan';
 import { isSeed } from '../pipeline/noise';
 import { encodePngWithSettings } from '../pipeline/pngMeta';
-import { integerFlag, UsageError } from './options';
+import { guidanceFlag, integerFlag, UsageError } from './options';
 
 export const GENERATE_USAGE = `usage: npm run generate -- --model BUNDLE_DIR --prompt "..." (a 2D point model: a label) --out FILE.png
          [--steps N (default: the model's)] [--seed S (default 0)] [--sampler ${SAMPLER_NAMES.join('|')}] [--guidance W]
@@ -73,11 +73,8 @@ export function parseGenerateOptions(argv: readonly string[]): GenerateCliOption
     if (!(SAMPLER_NAMES as readonly string[]).includes(values.sampler)) throw new UsageError(`--sampler must be one of ${SAMPLER_NAMES.join(', ')}, got "${values.sampler}"`);
     request.sampler = values.sampler as SamplerName;
   }
-  if (values.guidance !== undefined) {
-    const guidance = Number(values.guidance);
-    if (values.guidance.trim() === '' || !(Number.isFinite(guidance) && guidance >= 0)) throw new UsageError(`--guidance must be a number >= 0, got "${values.guidance}"`);
-    request.guidance = guidance;
-  }
+  const guidance = guidanceFlag(values.guidance);
+  if (guidance !== undefined) request.guidance = guidance;
   return { model: values.model, out: values.out, request, zoom: integerFlag(values.zoom, 'zoom', 1, 64) ?? 1, repeat: integerFlag(values.repeat, 'repeat', 1, 1000) ?? 1 };
 }
 

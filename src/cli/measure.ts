@@ -14,13 +14,13 @@ import { parseArgs } from 'node:util';
 import { makeBatch } from '../data/dataset';
 import { type RealComparison, measureAgainstReal, realFeatureStatistics } from '../eval/evaluate';
 import { TEACHER_CAPTIONS_SEED, TEACHER_NOISE_SEED } from '../eval/seeds';
-import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import type { NodeAdapterKind } from '../gpu/node';
 import { loadEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import { loadModule } from '../nn/safetensors';
 import { readBytes } from './checkpoint';
 import { adapterLabel, withEngine } from './engine';
-import { positiveNumberFlag, UsageError } from './options';
+import { adapterFlag, integerAtLeast, positiveNumberFlag, UsageError } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
 /** The command that reproduces a measurement: every flag that changes the numbers (the batch sets the noise seeds). */
@@ -52,12 +52,6 @@ export interface MeasureOptions {
   out: string;
 }
 
-function positiveInteger(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be an integer >= 1, got "${value}"`);
-  return n;
-}
-
 export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
   let values;
   try {
@@ -83,7 +77,6 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
   }
   if (!values.run) throw new UsageError('--run is required');
   if (values.raw && !values.checkpoint) throw new UsageError('--raw reads the checkpoint\'s current weights: give it with --checkpoint');
-  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(values.adapter!)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}`);
   const guidance = values.guidance!.split(',').map((w) => {
     const n = Number(w);
     if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--guidance takes positive numbers separated by commas, got "${values.guidance}"`);
@@ -92,12 +85,12 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
   return {
     run: values.run,
     evaluator: values.evaluator!,
-    count: positiveInteger(values.count!, 'count'),
-    steps: positiveInteger(values.steps!, 'steps'),
+    count: integerAtLeast(values.count!, 'count', 1)!,
+    steps: integerAtLeast(values.steps!, 'steps', 1)!,
     shift: positiveNumberFlag(values.shift, 'shift')!,
     guidance,
-    batch: positiveInteger(values.batch!, 'batch'),
-    adapter: values.adapter as NodeAdapterKind,
+    batch: integerAtLeast(values.batch!, 'batch', 1)!,
+    adapter: adapterFlag(values.adapter!),
     out: values.out ?? join(values.run, values.checkpoint ? `metrics-checkpoint${values.raw ? '-raw' : ''}.json` : 'metrics.json'),
     ...(values.checkpoint ? { checkpoint: values.raw ? ('raw' as const) : ('ema' as const) } : {}),
   };

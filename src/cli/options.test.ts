@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkpointSpacing, maxSeconds, parsePretrainOptions } from './options';
+import { parseDistillOptions } from './distill';
+import { adapterFlag, checkpointSpacing, integerAtLeast, integerFlag, maxSeconds, numberFlag, parsePretrainOptions } from './options';
 import { emaDecayAt, formatDuration, learningRateAt, streamSeed } from './trainLoop';
 
 describe('parsePretrainOptions', () => {
@@ -76,5 +77,36 @@ describe('training schedule', () => {
     expect(formatDuration(125)).toBe('2m05s');
     expect(formatDuration(7300)).toBe('2h01m');
     expect(formatDuration(Infinity)).toBe('?');
+  });
+});
+
+describe('the flag checks every command uses', () => {
+  it('takes an absent flag as undefined and refuses an empty, non-numeric or infinite value, naming the flag', () => {
+    const positive = (v: string | undefined) => numberFlag(v, 'w', (n) => n > 0, 'a positive number');
+    expect(positive(undefined)).toBeUndefined();
+    expect(positive('2.5')).toBe(2.5);
+    for (const bad of ['', ' ', 'abc', 'Infinity', '-1']) expect(() => positive(bad)).toThrow(`--w must be a positive number, got "${bad}"`);
+    expect(integerAtLeast('0', 'seed', 0)).toBe(0);
+    expect(() => integerAtLeast('', 'seed', 0)).toThrow('--seed must be an integer >= 0, got ""'); // was read as seed 0
+    expect(() => integerAtLeast('1.5', 'steps', 1)).toThrow('--steps must be an integer >= 1, got "1.5"');
+    expect(() => integerFlag('65', 'batch', 1, 64)).toThrow('--batch must be an integer from 1 to 64, got "65"');
+    expect(adapterFlag('swiftshader')).toBe('swiftshader');
+    expect(() => adapterFlag('cuda')).toThrow('--adapter must be one of swiftshader, llvmpipe, default, got "cuda"');
+  });
+  it('refuses malformed distill flags, naming each', () => {
+    const refused = (flags: string[], message: string) => expect(() => parseDistillOptions(['toy2d', '--out', 'runs/x', ...flags])).toThrow(message);
+    refused(['--ida', '1.5'], '--ida must be a lambda in [0, 1] or "off", got "1.5"');
+    refused(['--isg=-1'], '--isg must be a weight >= 0 or "off", got "-1"');
+    refused(['--ttur', '0'], '--ttur must be an integer >= 1, got "0"');
+    refused(['--seed=-1'], '--seed must be an integer >= 0, got "-1"');
+    refused(['--lr', '0'], '--lr must be a positive number, got "0"');
+    refused(['--guidance', '5:3'], '--guidance must be W or MIN:MAX with MIN <= MAX, got "5:3"');
+    refused(['--backward-simulation', '2'], '--backward-simulation must be a probability in [0, 1], got "2"');
+    refused(['--adapter', 'cuda'], '--adapter must be one of swiftshader, llvmpipe, default, got "cuda"');
+    expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--ida', 'off', '--ttur', '3', '--seed', '0', '--guidance', '2:4'])).toMatchObject({
+      seed: 0,
+      adapter: 'llvmpipe',
+      config: { idaLambda: 1, fakeStepsPerGeneratorStep: 3, guidance: [2, 4] },
+    });
   });
 });

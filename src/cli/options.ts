@@ -41,12 +41,6 @@ export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator
          [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)] [--init-from DIR (shapes)]
          [--denoiser JSON (shapes: architecture overrides, e.g. '{"prediction":"x0"}')]`;
 
-function integer(value: string | undefined, name: string, minimum: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < minimum) throw new UsageError(`--${name} must be an integer >= ${minimum}, got "${value}"`);
-  return n;
-}
 
 function required<T>(value: T | undefined, name: string): T {
   if (value === undefined) throw new UsageError(`--${name} is required`);
@@ -82,20 +76,18 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const adapter = values.adapter!;
-  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(adapter)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${adapter}"`);
   const options: PretrainOptions = {
-    seed: required(integer(values.seed, 'seed', 0), 'seed'),
-    steps: required(integer(values.steps, 'steps', 1), 'steps'),
+    seed: required(integerAtLeast(values.seed, 'seed', 0), 'seed'),
+    steps: required(integerAtLeast(values.steps, 'steps', 1), 'steps'),
     out: required(values.out, 'out'),
-    adapter: adapter as NodeAdapterKind,
+    adapter: adapterFlag(values.adapter!),
     resume: values.resume!,
-    logEvery: integer(values['log-every'], 'log-every', 1)!,
+    logEvery: integerAtLeast(values['log-every'], 'log-every', 1)!,
     argv: [...argv],
   };
-  const batch = integer(values.batch, 'batch', 1);
+  const batch = integerAtLeast(values.batch, 'batch', 1);
   if (batch !== undefined) options.batch = batch;
-  const checkpointEvery = integer(values['checkpoint-every'], 'checkpoint-every', 1);
+  const checkpointEvery = integerAtLeast(values['checkpoint-every'], 'checkpoint-every', 1);
   if (checkpointEvery !== undefined) options.checkpointEvery = checkpointEvery;
   const lr = positiveNumberFlag(values.lr, 'lr');
   if (lr !== undefined) options.lr = lr;
@@ -134,20 +126,35 @@ export function checkpointSpacing(options: PretrainOptions): number {
 /** --max-minutes in seconds (undefined: no budget). */
 export const maxSeconds = (options: PretrainOptions): number | undefined => (options.maxMinutes === undefined ? undefined : options.maxMinutes * 60);
 
-/** An optional positive finite number flag, refused with a message naming it (pretrain, measure). */
-export function positiveNumberFlag(value: string | undefined, name: string): number | undefined {
+// ---- the checks every command's flags go through ----
+
+/**
+ * An optional number flag: undefined when absent, the number when `accepts` takes it, else refused with
+ * `--NAME must be WHAT, got "VALUE"` (an empty or non-finite value is refused too).
+ */
+export function numberFlag(value: string | undefined, name: string, accepts: (n: number) => boolean, what: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${name} must be a positive number, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || !accepts(n)) throw new UsageError(`--${name} must be ${what}, got "${value}"`);
   return n;
 }
 
-/** An optional integer flag in [minimum, maximum], refused with a message naming it (generate, eval). */
-export function integerFlag(value: string | undefined, name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < minimum || n > maximum) {
-    throw new UsageError(`--${name} must be an integer from ${minimum}${maximum < Number.MAX_SAFE_INTEGER ? ` to ${maximum}` : ' up'}, got "${value}"`);
-  }
-  return n;
+/** An optional integer flag >= minimum ("an integer >= 1"). */
+export const integerAtLeast = (value: string | undefined, name: string, minimum: number): number | undefined =>
+  numberFlag(value, name, (n) => Number.isSafeInteger(n) && n >= minimum, `an integer >= ${minimum}`);
+
+/** An optional integer flag in [minimum, maximum] ("an integer from 1 to 64"). */
+export const integerFlag = (value: string | undefined, name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number | undefined =>
+  numberFlag(value, name, (n) => Number.isSafeInteger(n) && n >= minimum && n <= maximum, `an integer from ${minimum}${maximum < Number.MAX_SAFE_INTEGER ? ` to ${maximum}` : ' up'}`);
+
+/** An optional positive finite number flag. */
+export const positiveNumberFlag = (value: string | undefined, name: string): number | undefined => numberFlag(value, name, (n) => n > 0, 'a positive number');
+
+/** An optional guidance scale (>= 0; 1 is no guidance). */
+export const guidanceFlag = (value: string | undefined): number | undefined => numberFlag(value, 'guidance', (n) => n >= 0, 'a number >= 0');
+
+/** --adapter: one of the Node WebGPU adapters. */
+export function adapterFlag(value: string): NodeAdapterKind {
+  if (!(NODE_ADAPTER_KINDS as readonly string[]).includes(value)) throw new UsageError(`--adapter must be one of ${NODE_ADAPTER_KINDS.join(', ')}, got "${value}"`);
+  return value as NodeAdapterKind;
 }
