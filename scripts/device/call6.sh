@@ -1,7 +1,8 @@
 #!/bin/bash
 # Device call 6 (prepared 2026-11-26, changed 2026-12-06, not run yet): distill a Shapes student from the current
 # teacher (71.7%) on the GPU, as one clean run, with the GAN term on (GAN=0.1 by default: the Shapes ablation's +GAN
-# arm had the best 4-step FD to real renders on every seed, scored as pictures; GAN=0 for the plain recipe). (It used to continue the bundled student with --init-from; since
+# arm had the best 4-step FD to real renders on every seed, scored as pictures; GAN=0 for the plain recipe).
+# (It used to continue the bundled student with --init-from; since
 # 2026-12-06 the bundled student is this teacher's, 675 CPU iterations, so --init-from models/shapes-senseflow would be
 # accepted too.) The generator and the fake score start from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
 # distiller's own evaluations (100 captions at 1, 2 and 4 steps) every 200 iterations. Later calls: carry .dev/sD and
