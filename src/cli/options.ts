@@ -41,7 +41,6 @@ export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator
          [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)] [--init-from DIR (shapes)]
          [--denoiser JSON (shapes: architecture overrides, e.g. '{"prediction":"x0"}')]`;
 
-
 function required<T>(value: T | undefined, name: string): T {
   if (value === undefined) throw new UsageError(`--${name} is required`);
   return value;

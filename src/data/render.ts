@@ -118,8 +118,13 @@ export function renderScene(scene: Scene): Float32Array {
  */
 export function asDisplayed(images: Float32Array): Float32Array {
   const out = new Float32Array(images.length);
-  for (let i = 0; i < images.length; i++) out[i] = Math.round((Math.min(1, Math.max(-1, images[i]!)) + 1) * 127.5) / 127.5 - 1;
+  for (let i = 0; i < images.length; i++) out[i] = toByte(images[i]!) / 127.5 - 1;
   return out;
+}
+
+/** A value in [-1, 1] as its 8-bit level: clamped, round((v + 1) * 127.5) (what toRGBA stores and asDisplayed reads back). */
+function toByte(value: number): number {
+  return Math.min(255, Math.max(0, Math.round((value + 1) * 127.5)));
 }
 
 /** One CHW image in [-1, 1] (at `offset` in a batch) -> RGBA bytes, row-major, for ImageData / a canvas. */
@@ -128,7 +133,7 @@ export function toRGBA(image: ArrayLike<number>, offset = 0): Uint8ClampedArray 
   const rgba = new Uint8ClampedArray(plane * 4);
   for (let i = 0; i < plane; i++) {
     for (let channel = 0; channel < 3; channel++) {
-      rgba[i * 4 + channel] = Math.round((image[offset + channel * plane + i]! + 1) * 127.5);
+      rgba[i * 4 + channel] = toByte(image[offset + channel * plane + i]!);
     }
     rgba[i * 4 + 3] = 255;
   }
