@@ -173,6 +173,16 @@ describe('renderScene', () => {
   });
 });
 
+describe('toRGBA', () => {
+  it('draws a 1-channel image in grey and any size, opaque, clamping what leaves [-1, 1]', () => {
+    const grey = new Float32Array([-1.5, -1, 0, 1, 2, NaN]); // 3 x 2, one channel
+    const rgba = toRGBA(grey, 1, 3, 2);
+    expect(rgba.length).toBe(3 * 2 * 4);
+    const pixels = Array.from({ length: 6 }, (_, p) => Array.from(rgba.slice(p * 4, p * 4 + 4)));
+    expect(pixels).toEqual([[0, 0, 0, 255], [0, 0, 0, 255], [128, 128, 128, 255], [255, 255, 255, 255], [255, 255, 255, 255], [0, 0, 0, 255]]);
+  });
+});
+
 describe('asDisplayed', () => {
   it("gives each value its byte's level in the picture (toRGBA): clamped to [-1, 1] and rounded to b / 127.5 - 1", () => {
     const image = new Float32Array(IMAGE_NUMEL).map((_, i) => -1.3 + (2.6 * i) / (IMAGE_NUMEL - 1)); // -1.3 .. 1.3

@@ -127,15 +127,16 @@ function toByte(value: number): number {
   return Math.min(255, Math.max(0, Math.round((value + 1) * 127.5)));
 }
 
-/** One CHW image in [-1, 1] (at `offset` in a batch) -> RGBA bytes, row-major, for ImageData / a canvas. */
-export function toRGBA(image: ArrayLike<number>, offset = 0): Uint8ClampedArray {
-  const plane = IMAGE_SIZE * IMAGE_SIZE;
+/**
+ * CHW floats in [-1, 1] -> RGBA bytes, row-major, for ImageData / a canvas / a PNG (1 channel: grey; 3 or more: the
+ * first three). The app's pictures and the evaluation's (asDisplayed) go through the same toByte.
+ */
+export function toRGBA(chw: ArrayLike<number>, channels = 3, width = IMAGE_SIZE, height = IMAGE_SIZE): Uint8ClampedArray {
+  const plane = width * height;
   const rgba = new Uint8ClampedArray(plane * 4);
-  for (let i = 0; i < plane; i++) {
-    for (let channel = 0; channel < 3; channel++) {
-      rgba[i * 4 + channel] = toByte(image[offset + channel * plane + i]!);
-    }
-    rgba[i * 4 + 3] = 255;
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = toByte(chw[Math.min(c, channels - 1) * plane + p]!);
+    rgba[p * 4 + 3] = 255;
   }
   return rgba;
 }

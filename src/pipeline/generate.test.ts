@@ -7,14 +7,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ortModule from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { colorValue } from '../data/render';
+import { colorValue, toRGBA } from '../data/render';
 import { encodeCaption, encodeCaptionBatch } from '../data/tokenizer';
 import { cfgCombine, eulerStep, x0FromVelocity } from '../flow/samplers';
 import { eulerSigmas } from '../flow/schedule';
 import type { Ort } from '../onnx/exportOrt';
 import { type LoadedBundle, loadBundle } from './bundle';
 import { directorySource } from './bundleWrite';
-import { denoiserSha256, type GenerateResult, LatestWins, Pipeline, toRgba, webGpuAvailability } from './generate';
+import { denoiserSha256, type GenerateResult, LatestWins, Pipeline, webGpuAvailability } from './generate';
 import { loadBundleTokenizer } from './generateText';
 import { gaussianNoise } from './noise';
 
@@ -51,7 +51,7 @@ describe.skipIf(!existsSync(join(SHAPES_DIR, 'manifest.json')))('the pipeline on
     const [image] = reference.images;
     expect(image).toMatchObject({ seed: 11, width: 32, height: 32, channels: 3 });
     expect(image!.chw.length).toBe(3 * 32 * 32);
-    expect(image!.rgba).toEqual(toRgba(image!.chw, 3, 32, 32));
+    expect(image!.rgba).toEqual(toRGBA(image!.chw, 3, 32, 32));
     expect(image!.previews.length).toBe(4);
     expect(image!.previews[3]).toEqual(image!.chw); // the last x0 estimate is the image
     const t = reference.timings;

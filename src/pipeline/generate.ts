@@ -22,6 +22,7 @@
 //   the step graph write into buffers allocated once per shape (generateBuffers.ts), not fresh ones per call.
 // - One generation at a time per pipeline (a second call waits); AbortSignal checked between steps (rejects with
 //   an AbortError, the pipeline stays usable); LatestWins (generateLatest.ts) for "a new prompt replaces the old".
+import { toRGBA } from '../data/render';
 import type { Ort } from '../onnx/exportOrt';
 import type { LoadedBundle } from './bundle';
 import { BundleError, type Manifest } from './manifest';
@@ -169,17 +170,6 @@ export function denoiserSha256(manifest: Manifest): string {
   const entry = manifest.files.find((f) => f.path === manifest.denoiser.onnx);
   if (!entry) throw new BundleError('manifest.json', 'denoiser.onnx', `names "${manifest.denoiser.onnx}", which is not in files`);
   return entry.sha256;
-}
-
-/** CHW floats in [-1, 1] to RGBA bytes (1 channel: grey; 3 or more: the first three). */
-export function toRgba(chw: Float32Array, channels: number, width: number, height: number): Uint8ClampedArray {
-  const plane = width * height;
-  const rgba = new Uint8ClampedArray(plane * 4);
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = Math.round((chw[Math.min(c, channels - 1) * plane + p]! + 1) * 127.5);
-    rgba[p * 4 + 3] = 255;
-  }
-  return rgba;
 }
 
 /** `hostOutputs`: every output comes back to the host, also on WebGPU (points: tiny, and reshaped between calls). */
@@ -445,7 +435,7 @@ export class Pipeline {
         const { prompt, seed } = items[b]!;
         const values = pixels.slice(b * size, (b + 1) * size);
         if (this.drawsPoints) return { prompt, seed, ...pointsPicture(values, 2), previews: [], points: values };
-        return { prompt, seed, width, height, channels, chw: values, rgba: toRgba(values, channels, width, height), previews: sampled.previews.map((step) => step[b]!) };
+        return { prompt, seed, width, height, channels, chw: values, rgba: toRGBA(values, channels, width, height), previews: sampled.previews.map((step) => step[b]!) };
       });
       const finished = performance.now();
       const totalMs = finished - started;

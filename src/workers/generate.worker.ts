@@ -3,8 +3,9 @@
 // available and whether the user forced wasm) and the worker runs exactly that one: a pipeline never falls back.
 // Pipelines are kept per (model, provider), the few most recently used, so a second generation skips loading.
 import * as Comlink from 'comlink';
+import { toRGBA } from '../data/render';
 import { type BundleSource, fetchSource, isInferenceFile, loadBundle } from '../pipeline/bundle';
-import { type ExecutionProvider, type GenerateRequest, Pipeline, toRgba } from '../pipeline/generate';
+import { type ExecutionProvider, type GenerateRequest, Pipeline } from '../pipeline/generate';
 import { abortError } from '../pipeline/generateSampler';
 import { folderName, readDirectoryHandle, readFileList } from '../pipeline/localFolder';
 import { BundleError, MANIFEST_FILE, parseManifest } from '../pipeline/manifest';
@@ -131,7 +132,7 @@ const api: GenerateWorkerApi = {
           onStep: (step) => {
             // Previews come from pixel-space models only, whose sample is the image (not latents, not points).
             const [channels, height, width] = pipeline.sampleShape;
-            const previews = step.previews?.map((chw) => toRgba(chw, channels, width, height));
+            const previews = step.previews?.map((chw) => toRGBA(chw, channels, width, height));
             report({ type: 'step', step: step.step, steps: step.steps, ms: step.ms, ...(previews ? { previews, width, height } : { width: 0, height: 0 }) });
             // Back to the event loop between steps, so a cancel (a message) can arrive: ORT's wasm runs resolve as
             // microtasks, which would otherwise keep this worker from reading its messages until the last step.
@@ -147,7 +148,7 @@ const api: GenerateWorkerApi = {
           { prompt: settings.prompt, seed: image.seed, steps: settings.steps, sampler: settings.sampler, guidance: settings.guidance, model: result.model.name, modelSha256: result.model.sha256 },
           { Software: 'senseflow-web' },
         );
-        return { seed: image.seed, width: image.width, height: image.height, rgba: image.rgba, png, previews: image.previews.map((chw) => toRgba(chw, channels, width, height)) };
+        return { seed: image.seed, width: image.width, height: image.height, rgba: image.rgba, png, previews: image.previews.map((chw) => toRGBA(chw, channels, width, height)) };
       });
       const answer: WorkerGenerateResult = { images, settings, provider: result.provider, model: result.model, timings: result.timings, loadMs };
       return Comlink.transfer(answer, images.flatMap((i) => [i.rgba.buffer, i.png.buffer as ArrayBuffer, ...i.previews.map((p) => p.buffer)]));
