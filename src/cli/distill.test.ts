@@ -67,3 +67,20 @@ describe('distill --init-from', () => {
     );
   });
 });
+
+describe('distill --steps 0', () => {
+  it("measures the starting generator without training: eval.json at iteration 0, the student's weights unchanged", { timeout: 180_000 }, async () => {
+    const student = await studentFolder('measured-student', { labels: 5, hidden: 128 });
+    const out = join(root, 'measure');
+    const { iterations, evaluation } = await distill(engine, parseDistillOptions(['toy2d', '--steps', '0', '--batch', '16', '--out', out, '--init-from', student, '--adapter', 'llvmpipe']));
+    expect(iterations).toBe(0);
+    const written = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
+    expect(written.iteration).toBe(0);
+    expect(written.steps).toEqual(evaluation.steps);
+    expect(Object.keys(written.steps).sort()).toEqual(['1', '2', '4']);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.kind)).toEqual(['eval']);
+    expect(readBytes(join(out, 'generator.safetensors'))).toEqual(readBytes(join(student, 'generator.safetensors')));
+    expect(() => parseDistillOptions(['toy2d', '--steps', '-1', '--out', out])).toThrow('--steps');
+  });
+});

@@ -33,7 +33,8 @@ export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [
          [--ida LAMBDA|off] [--isg WEIGHT|off] [--gan 0|W] [--ttur K] [--steps N] [--seed S] [--batch B] [--lr LR]
          [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--align generator|teacher]
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
-         [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR]`;
+         [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR]
+       --steps 0 only measures the starting generator (the teacher's weights, or --init-from's) and writes eval.json`;
 
 export interface DistillOptions {
   task: 'toy2d' | 'shapes';
@@ -128,7 +129,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const steps = integerAtLeast(v('steps'), 'steps', 1) ?? (task === 'toy2d' ? 2000 : 1000);
+  const steps = integerAtLeast(v('steps'), 'steps', 0) ?? (task === 'toy2d' ? 2000 : 1000);
   return {
     task,
     out,
