@@ -84,3 +84,20 @@ describe('distill --steps 0', () => {
     expect(() => parseDistillOptions(['toy2d', '--steps', '-1', '--out', out])).toThrow('--steps');
   });
 });
+
+describe('distill --ema', () => {
+  it('keeps a moving average of the generator, checkpointed, and writes it as the run\'s student', { timeout: 180_000 }, async () => {
+    expect(parseDistillOptions(['toy2d', '--out', 'x', '--ema', '0.99']).config.emaDecay).toBe(0.99);
+    // Off (or 0) leaves the setting out, so such a run's settings are those of a run made before the option.
+    expect('emaDecay' in parseDistillOptions(['toy2d', '--out', 'x', '--ema', 'off']).config).toBe(false);
+    expect('emaDecay' in parseDistillOptions(['toy2d', '--out', 'x', '--ema', '0']).config).toBe(false);
+    expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--ema', '1'])).toThrow('--ema must be a decay in [0, 1) or "off"');
+
+    const out = join(root, 'ema');
+    await distill(engine, parseDistillOptions(['toy2d', '--steps', '3', '--batch', '16', '--ema', '0.5', '--out', out, '--adapter', 'llvmpipe']));
+    const student = readBytes(join(out, 'generator.safetensors'));
+    expect(student).toEqual(readBytes(join(out, 'checkpoint', 'ema.safetensors')));
+    expect(student).not.toEqual(readBytes(join(out, 'checkpoint', 'generator.safetensors')));
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).distill.emaDecay).toBe(0.5);
+  });
+});

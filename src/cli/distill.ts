@@ -2,10 +2,10 @@
 // bundled teacher into a few-step student, with progress lines, metrics as JSON lines, evaluations at intervals,
 // checkpoints to resume from exactly (--resume), and the run folder `npm run export` turns into a bundle:
 //   <out>/config.json            task, teacher, anchors, shift, arm, seed, iterations, wall time, adapter, command, distill
-//   <out>/generator.safetensors  the student (written at every checkpoint and at the end)
+//   <out>/generator.safetensors  the student (the generator, or its moving average with --ema; at every checkpoint and the end)
 //   <out>/metrics.jsonl          {"kind":"train",...} per iteration, {"kind":"eval",...} at intervals, {"kind":"restore",...}
 //   <out>/eval.json              the last evaluation
-//   <out>/checkpoint/            generator, fake score, both optimizers, state.json
+//   <out>/checkpoint/            generator, fake score, both optimizers, state.json (and the GAN heads, the average)
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,7 +33,7 @@ export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [
          [--ida LAMBDA|off] [--isg WEIGHT|off] [--gan 0|W] [--ttur K] [--steps N] [--seed S] [--batch B] [--lr LR]
          [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--align generator|teacher]
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
-         [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR]
+         [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR] [--ema DECAY|off]
        --steps 0 only measures the starting generator (the teacher's weights, or --init-from's) and writes eval.json`;
 
 export interface DistillOptions {
@@ -72,7 +72,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'align', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'align', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -99,6 +99,12 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   if (isg !== undefined) overrides.isgWeight = isg === 'off' ? 0 : numberFlag(isg, 'isg', (n) => n >= 0, 'a weight >= 0 or "off"');
   const gan = numberFlag(v('gan'), 'gan', (n) => n >= 0, 'a weight >= 0');
   if (gan !== undefined) overrides.ganWeight = gan;
+  const ema = v('ema');
+  // Only a decay above 0 enters the settings: a run without the average keeps the settings (and resume key) it had.
+  if (ema !== undefined && ema !== 'off') {
+    const decay = numberFlag(ema, 'ema', (n) => n >= 0 && n < 1, 'a decay in [0, 1) or "off"')!;
+    if (decay > 0) overrides.emaDecay = decay;
+  }
   const ttur = integerAtLeast(v('ttur'), 'ttur', 1);
   if (ttur !== undefined) overrides.fakeStepsPerGeneratorStep = ttur;
   const batch = integerAtLeast(v('batch'), 'batch', 1);
@@ -255,6 +261,7 @@ function checkpointFiles(checkpoint: DistillCheckpoint, state: object): Record<s
     // The GAN term's heads and their optimizer: without them a GAN run could not resume.
     ...(checkpoint.discriminator ? { 'discriminator.safetensors': checkpoint.discriminator } : {}),
     ...(checkpoint.discriminatorOptimizer ? { 'discriminator-optimizer.safetensors': checkpoint.discriminatorOptimizer } : {}),
+    ...(checkpoint.ema ? { 'ema.safetensors': checkpoint.ema } : {}),
     'state.json': `${JSON.stringify({ step: checkpoint.iteration, ...state }, null, 2)}\n`,
   };
 }
@@ -275,6 +282,7 @@ function readDistillCheckpoint(out: string): { checkpoint: DistillCheckpoint; st
     checkpoint.discriminator = read('discriminator.safetensors');
     checkpoint.discriminatorOptimizer = read('discriminator-optimizer.safetensors');
   }
+  if (existsSync(join(dir, 'ema.safetensors'))) checkpoint.ema = read('ema.safetensors');
   return { state, checkpoint };
 }
 
@@ -333,7 +341,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   const saveCheckpoint = async () => {
     const checkpoint = await distiller.checkpoint();
     writeCheckpointFiles(options.out, checkpointFiles(checkpoint, { ...identity(options), wallSeconds: Math.round(elapsed()) }));
-    writeFileSync(join(options.out, 'generator.safetensors'), checkpoint.generator);
+    writeFileSync(join(options.out, 'generator.safetensors'), checkpoint.ema ?? checkpoint.generator); // the student
     writeRunConfig(options, engine, distiller.iteration, elapsed());
   };
 
@@ -362,7 +370,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   }
   if (distiller.iteration < options.steps) console.log(`[${name}] --max-minutes reached at iteration ${distiller.iteration}; continue with --resume`);
   await saveCheckpoint();
-  writeFileSync(join(options.out, 'generator.safetensors'), await saveModule(distiller.generator));
+  writeFileSync(join(options.out, 'generator.safetensors'), await saveModule(distiller.student));
   console.log(`[${name}] done: iterations ${start}..${distiller.iteration} in ${formatDuration((performance.now() - started) / 1000)}; run folder ${options.out}`);
   distiller.dispose();
   dispose();

@@ -42,6 +42,12 @@ export interface DistillConfig {
   /** The student's anchors: anchorSigmas(anchorSteps, shift); fewer-step samplers use its prefixes (1 and 2 of 4). */
   anchorSteps: number;
   shift: number;
+  /**
+   * An exponential moving average of the generator's weights, ema <- emaDecay ema + (1 - emaDecay) theta after each
+   * generator step; the average is the student that is evaluated and exported. Absent or 0: off (the generator itself).
+   * Optional so that the settings of runs made before it, and their resume keys, stay what they were.
+   */
+  emaDecay?: number;
 }
 
 export const DEFAULT_DISTILL_CONFIG: Readonly<DistillConfig> = {
@@ -111,6 +117,7 @@ export function checkDistillConfig(c: DistillConfig): void {
   check(finite(c.dmdShift) && c.dmdShift > 0, `dmdShift must be positive, got ${c.dmdShift}`);
   check(Number.isInteger(c.anchorSteps) && c.anchorSteps >= 1 && c.anchorSteps <= 8, `anchorSteps must be an integer in 1..8, got ${c.anchorSteps}`);
   check(finite(c.shift) && c.shift > 0, `shift must be positive, got ${c.shift}`);
+  check(c.emaDecay === undefined || (c.emaDecay >= 0 && c.emaDecay < 1), `emaDecay must be in [0, 1) (0: off), got ${c.emaDecay}`);
   if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
 }
 

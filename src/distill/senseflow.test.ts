@@ -217,6 +217,44 @@ describe('SenseFlowDistiller', () => {
     resumed.dispose();
   });
 
+  it("EMA: starts as the generator, follows ema <- d ema + (1 - d) theta after each generator step only, and is the student sampled", async () => {
+    const d = 0.8;
+    const distiller = new SenseFlowDistiller(toyTask(teacher, RING), small({ emaDecay: d, fakeStepsPerGeneratorStep: 2 }), 7);
+    expect(distiller.student).toBe(distiller.generator); // nothing to average before the first step
+    let expected = await weights(distiller.generator);
+    for (let t = 0; t < 5; t++) {
+      const metrics = await distiller.step();
+      const theta = await weights(distiller.generator);
+      if (metrics.generatorStep) expected = expected.map((e, k) => Float32Array.from(e, (v, i) => d * v + (1 - d) * theta[k]![i]!));
+      const ema = await weights(distiller.ema as Toy2DTeacher);
+      expected.forEach((e, k) => allclose(ema[k]!, e, { atol: 1e-6, rtol: 1e-5 }, `iteration ${t}, tensor ${k}`));
+    }
+    expect(changed(await weights(distiller.ema as Toy2DTeacher), await weights(distiller.generator))).toBe(true);
+    expect(distiller.student).toBe(distiller.ema);
+    const labels = new Uint32Array([0, 1, 2, 3]);
+    const sampled = await distiller.sample(toyCondition(teacher, labels), [1, 0.5], 5, 4).read();
+    const byEma = await noGrad(engine, () => runAnchorsWith(distiller.task, distiller.ema!, toyCondition(teacher, labels), [1, 0.5], 2, 5, 4, 'x0')).read();
+    expect(Array.from(sampled)).toEqual(Array.from(byEma));
+    distiller.dispose();
+  });
+
+  it('resumes exactly with EMA: the average is in the checkpoint', async () => {
+    const config = small({ emaDecay: 0.9 });
+    const straight = new SenseFlowDistiller(toyTask(teacher, RING), config, 8);
+    for (let t = 0; t < 4; t++) await straight.step();
+    const first = new SenseFlowDistiller(toyTask(teacher, RING), config, 8);
+    for (let t = 0; t < 2; t++) await first.step();
+    const checkpoint = await first.checkpoint();
+    expect(checkpoint.ema).toBeInstanceOf(Uint8Array);
+    first.dispose();
+    const resumed = new SenseFlowDistiller(toyTask(teacher, RING), config, 8);
+    resumed.restore(checkpoint);
+    for (let t = 0; t < 2; t++) await resumed.step();
+    const [a, b] = [await weights(straight.ema as Toy2DTeacher), await weights(resumed.ema as Toy2DTeacher)];
+    a.forEach((t, k) => allclose(b[k]!, t, { atol: 1e-6, rtol: 1e-6 }, `ema tensor ${k}`));
+    straight.dispose();
+    resumed.dispose();
+  });
 });
 
 describe('a short distillation of the bundled ring teacher', () => {

@@ -14,6 +14,7 @@
 //      G <- AdamW(L_DM + isgWeight L_ISG); then IDA: phi <- lambda phi + (1 - lambda) theta (or toward the teacher,
 //      the pull-to-teacher control arm).
 //      With the GAN term (distill/adversarial.ts) L_G = -(1 - s_i)^2 mean(D(x)) joins the generator's loss with ganWeight.
+//      With emaDecay > 0: ema <- emaDecay ema + (1 - emaDecay) theta (the student that is sampled, evaluated, exported).
 //   3. Fake score step, every iteration: flow matching on sg(x) with s ~ logit-normal(0, 1), no guidance.
 //   4. With the GAN term, the discriminator's hinge step on real renders against sg(x), every iteration.
 // The real score's guidance w ~ U(guidance range), drawn per iteration.
@@ -72,6 +73,8 @@ export interface DistillCheckpoint {
   /** With the GAN term: its heads and their optimizer. */
   discriminator?: Uint8Array;
   discriminatorOptimizer?: Uint8Array;
+  /** With emaDecay > 0: the generator's moving average. */
+  ema?: Uint8Array;
 }
 
 export interface DistillerOptions {
@@ -91,9 +94,12 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   /** The GAN term's heads on the frozen evaluator (null when ganWeight is 0). */
   readonly discriminator: FeatureDiscriminator | null = null;
   readonly discriminatorOptimizer: AdamW | null = null;
+  /** The generator's moving average (null when emaDecay is 0); it starts as a copy of the generator at the first step. */
+  readonly ema: Net | null = null;
   readonly anchors: readonly number[];
   /** The next iteration to run. */
   iteration = 0;
+  private emaStarted = false;
   private lastGood: DistillCheckpoint | null = null;
   private readonly snapshotEvery: number;
 
@@ -116,13 +122,23 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     this.fakeScore = task.createNetwork();
     this.generatorOptimizer = new AdamW(this.engine, this.generator, adam);
     this.fakeOptimizer = new AdamW(this.engine, this.fakeScore, adam);
+    if ((config.emaDecay ?? 0) > 0) this.ema = task.createNetwork();
     this.anchors = trainingAnchors(config);
     this.snapshotEvery = options.snapshotEvery ?? 50;
+  }
+
+  /** The student a run produces: the generator's moving average with emaDecay > 0, else the generator itself. */
+  get student(): Net {
+    return this.ema && this.emaStarted ? this.ema : this.generator;
   }
 
   /** Runs iteration `this.iteration` and advances it. */
   async step(): Promise<IterationMetrics> {
     const t = this.iteration;
+    if (this.ema && !this.emaStarted) {
+      lerpParameters(this.ema, this.generator, 0); // a bit-exact copy of the generator (the teacher's or --init-from's)
+      this.emaStarted = true;
+    }
     if (this.lastGood === null || (t % this.snapshotEvery === 0 && t !== this.lastGood.iteration)) this.lastGood = await this.checkpoint();
     const { config, task, engine } = this;
     const draws = this.draws(t);
@@ -181,6 +197,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
         this.generatorOptimizer.step();
         this.generatorOptimizer.zeroGrad();
         this.discriminatorOptimizer?.zeroGrad(); // the heads' gradients from L_G are not theirs to follow
+        if (this.ema) lerpParameters(this.ema, this.generator, this.config.emaDecay!);
         this.alignFakeScore();
       }
 
@@ -270,11 +287,11 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   }
 
   /**
-   * The student's sample with the x0-renoise sampler over `anchors` (e.g. [1], [1, 0.75], [1, 0.9, 0.75, 0.5]):
+   * The student's sample (the moving average when there is one) with the x0-renoise sampler over `anchors` (e.g. [1], [1, 0.75], [1, 0.9, 0.75, 0.5]):
    * x0 at the last anchor. Noise from Philox(noiseSeed): the start at offset 0, renoise j at (1 + j) * numel.
    */
   sample(condition: Condition, anchors: readonly number[], noiseSeed: number, size: number): Tensor {
-    return noGrad(this.engine, () => runAnchorsWith(this.task, this.generator, condition, anchors, anchors.length, noiseSeed, size, 'x0'));
+    return noGrad(this.engine, () => runAnchorsWith(this.task, this.student, condition, anchors, anchors.length, noiseSeed, size, 'x0'));
   }
 
   private runAnchors(condition: Condition, index: number, noiseSeed: number, what: 'input'): Tensor {
@@ -307,6 +324,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       checkpoint.discriminator = await saveModule(this.discriminator);
       checkpoint.discriminatorOptimizer = serializeOptimizerState(await this.discriminatorOptimizer.state());
     }
+    if (this.ema && this.emaStarted) checkpoint.ema = await saveModule(this.ema);
     return checkpoint;
   }
 
@@ -321,6 +339,11 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       loadModule(this.discriminator, checkpoint.discriminator);
       this.discriminatorOptimizer.loadState(parseOptimizerState(checkpoint.discriminatorOptimizer));
     }
+    if (this.ema) {
+      // A checkpoint taken before the first step has none: the average starts again from the restored generator.
+      if (checkpoint.ema) loadModule(this.ema, checkpoint.ema);
+      this.emaStarted = checkpoint.ema !== undefined;
+    }
     this.iteration = checkpoint.iteration;
     this.lastGood = checkpoint;
   }
@@ -333,6 +356,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     this.fakeOptimizer.dispose();
     this.generator.dispose();
     this.fakeScore.dispose();
+    this.ema?.dispose();
   }
 }
 

@@ -24,7 +24,7 @@ export interface PlaygroundRun {
   /** The student's figure now (on the GPU; read back), with the optional parts the page shows. */
   figure(options: FigureOptions): Promise<RunFigure>;
   evaluate(): Promise<RunEvaluation>;
-  /** The generator now as a model bundle (pipeline/studentBundle.ts); `about` says where and how it was trained. */
+  /** The student now (the generator, or its moving average) as a model bundle (pipeline/studentBundle.ts); `about` says where and how it was trained. */
   exportStudent(name: string, about: StudentAbout): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }>;
   /** Frees the distiller's networks and the frozen ones (teacher, text encoder, evaluator). */
   dispose(): void;
@@ -47,7 +47,7 @@ export interface StudentAbout {
   evaluation: RunEvaluation | null;
 }
 
-/** The generator of a run as a student bundle, its denoiser exported to ONNX by `toOnnx`. */
+/** The student of a run as a bundle, its denoiser exported to ONNX by `toOnnx`. */
 export async function exportGenerator(
   distiller: SenseFlowDistiller<Module, Kept>,
   teacher: TeacherBundle,
@@ -60,8 +60,8 @@ export async function exportGenerator(
   return studentBundle({
     name,
     teacher,
-    denoiserOnnx: toOnnx(await readParameters(distiller.generator)),
-    denoiserWeights: await saveModule(distiller.generator),
+    denoiserOnnx: toOnnx(await readParameters(distiller.student)),
+    denoiserWeights: await saveModule(distiller.student),
     anchors: Object.fromEntries(servedStepCounts(config).map((n) => [String(n), anchorSigmas(n, config.shift)])),
     shift: config.shift,
     provenance: {
@@ -74,7 +74,7 @@ export async function exportGenerator(
       wallSeconds: Math.round(about.elapsedSeconds),
       adapter: about.adapter,
     },
-    metrics: { parameters: distiller.generator.parameterCount(), ...(about.evaluation ? { playgroundEvaluation: about.evaluation as unknown as JsonValue } : {}) },
+    metrics: { parameters: distiller.student.parameterCount(), ...(about.evaluation ? { playgroundEvaluation: about.evaluation as unknown as JsonValue } : {}) },
     distillation: JSON.parse(JSON.stringify(config)) as { [key: string]: JsonValue },
   });
 }

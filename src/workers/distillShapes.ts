@@ -141,7 +141,7 @@ export async function openShapesRun(
         }
         return { iteration: distiller.iteration, captions: data.captions.length, steps, parameterDistance: await parameterDistance(distiller.fakeScore, distiller.generator) };
       },
-      exportStudent: (name, about) => exportGenerator(generic, shapes.bundle, (values) => exportShapesDiT(distiller.generator, values), name, about),
+      exportStudent: (name, about) => exportGenerator(generic, shapes.bundle, (values) => exportShapesDiT(distiller.student, values), name, about),
       dispose() {
         distiller.dispose();
         teacher.dispose();

@@ -47,7 +47,7 @@ export async function openToyRun(toy: ToyTeacher, settings: RunSettings, store: 
       profile,
       figure: (options) => studentFigure(distiller, labels, stepCounts, { ...FIGURE, fakeScoreSteps: options.fakeScore ? FIGURE.fakeScoreSteps : 0 }),
       evaluate: () => evaluateToy(distiller, toy.mixture, reference),
-      exportStudent: (name, about) => exportGenerator(generic, toy.bundle, (values) => exportToy2DTeacher(distiller.generator, values), name, about),
+      exportStudent: (name, about) => exportGenerator(generic, toy.bundle, (values) => exportToy2DTeacher(distiller.student, values), name, about),
       dispose() {
         distiller.dispose();
         toy.teacher.dispose();
