@@ -94,10 +94,19 @@ describe('distill --ema', () => {
     expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--ema', '1'])).toThrow('--ema must be a decay in [0, 1) or "off"');
 
     const out = join(root, 'ema');
-    await distill(engine, parseDistillOptions(['toy2d', '--steps', '3', '--batch', '16', '--ema', '0.5', '--out', out, '--adapter', 'llvmpipe']));
+    await distill(engine, parseDistillOptions(['toy2d', '--steps', '3', '--batch', '16', '--eval-every', '100', '--ema', '0.5', '--out', out, '--adapter', 'llvmpipe']));
     const student = readBytes(join(out, 'generator.safetensors'));
     expect(student).toEqual(readBytes(join(out, 'checkpoint', 'ema.safetensors')));
     expect(student).not.toEqual(readBytes(join(out, 'checkpoint', 'generator.safetensors')));
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).distill.emaDecay).toBe(0.5);
+
+    // A run made without the average resumes with one added (the trajectory is the same); other changes are refused.
+    const plain = join(root, 'ema-added');
+    await distill(engine, parseDistillOptions(['toy2d', '--steps', '2', '--batch', '16', '--eval-every', '100', '--ttur', '1', '--checkpoint-every', '1', '--out', plain, '--adapter', 'llvmpipe']));
+    const live = readBytes(join(plain, 'checkpoint', 'generator.safetensors'));
+    await distill(engine, parseDistillOptions(['toy2d', '--steps', '4', '--batch', '16', '--eval-every', '100', '--ttur', '1', '--checkpoint-every', '1', '--out', plain, '--resume', '--ema', '0.9', '--adapter', 'llvmpipe']));
+    expect(readBytes(join(plain, 'generator.safetensors'))).toEqual(readBytes(join(plain, 'checkpoint', 'ema.safetensors')));
+    expect(readBytes(join(plain, 'checkpoint', 'generator.safetensors'))).not.toEqual(live);
+    await expect(distill(engine, parseDistillOptions(['toy2d', '--steps', '6', '--batch', '32', '--ttur', '1', '--out', plain, '--resume', '--ema', '0.9']))).rejects.toThrow('distill: the checkpoint has');
   });
 });

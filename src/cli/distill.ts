@@ -311,7 +311,10 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   const saved = options.resume ? readDistillCheckpoint(options.out) : null;
   if (options.resume && !saved) console.log(`[distill] --resume: ${options.out} has no checkpoint; starting from ${options.initFrom ? `the student in ${options.initFrom}` : 'the teacher'}`);
   if (saved) {
-    checkSameRun(saved.state, identity(options), ['task', 'teacher', 'arm', 'seed', 'distill', 'initFrom']);
+    // The moving average only watches the training, so --ema may be added, changed or dropped on resume: the run's
+    // trajectory is the same; an average added here starts from the resumed generator.
+    const trajectory = (state: Record<string, unknown>) => ({ ...state, distill: { ...(state.distill as object), emaDecay: undefined } });
+    checkSameRun(trajectory(saved.state), trajectory(identity(options)), ['task', 'teacher', 'arm', 'seed', 'distill', 'initFrom']);
     distiller.restore(saved.checkpoint);
     priorSeconds = (saved.state.wallSeconds as number) ?? 0;
     console.log(`[distill] resumed from iteration ${distiller.iteration}`);
