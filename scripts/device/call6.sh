@@ -1,16 +1,18 @@
 #!/bin/bash
 # Device call 6 (prepared 2026-11-26, changed 2026-12-06, not run yet): distill a Shapes student from the current
 # teacher (71.7%) on the GPU, as one clean run, with the GAN term on (GAN=0.1 by default: the Shapes ablation's +GAN
-# arm had the best 4-step FD to real renders on every seed, scored as pictures; GAN=0 for the plain recipe).
+# arm had the best 4-step FD to real renders on every seed, scored as pictures; GAN=0 for the plain recipe), and a
+# moving average of the generator's weights (EMA=0.995 by default; EMA=off for none): on the CPU the 4-step sampler
+# swung 16 points between snapshots 500 iterations apart without it (docs/ARCHITECTURE.md, the bundled student).
 # (It used to continue the bundled student with --init-from; since
-# 2026-12-06 the bundled student is this teacher's, 675 CPU iterations, so --init-from models/shapes-senseflow would be
+# 2026-12-06 the bundled student is this teacher's, 2,675 CPU iterations, so --init-from models/shapes-senseflow would be
 # accepted too.) The generator and the fake score start from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
 # distiller's own evaluations (100 captions at 1, 2 and 4 steps) every 200 iterations. Later calls: carry .dev/sD and
 # the run resumes. Then here: `npm run export -- .dev/sD --out models/shapes-senseflow` and `npm run eval` (README).
 source scripts/device/prelude.sh || exit 1
 mkdir -p /tmp/runs
 [ -d .dev/sD ] && cp -r .dev/sD /tmp/runs/sD && resume=--resume
-$SF distill shapes --steps 100000 --batch 16 --lr 2e-4 --ttur 2 --gan ${GAN:-0.1} --eval-every 200 \
+$SF distill shapes --steps 100000 --batch 16 --lr 2e-4 --ttur 2 --gan ${GAN:-0.1} --ema ${EMA:-0.995} --eval-every 200 \
   --checkpoint-every 100 --log-every 50 --max-minutes ${M:-8.5} --adapter default --out /tmp/runs/sD $resume 2>&1 | grep -v Warning | tee $OUT/sD.log | tail -8
 (cd /tmp && tar cf - runs | split -b 15m - $OUT/runs.tar.)
 ls -la $OUT
