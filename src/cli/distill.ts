@@ -19,7 +19,7 @@ import type { NodeAdapterKind } from '../gpu/node';
 import { loadEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import type { Module } from '../nn/module';
-import { loadModule, saveModule } from '../nn/safetensors';
+import { loadModule } from '../nn/safetensors';
 import type { Kept } from '../nn/tensor';
 import type { Manifest } from '../pipeline/manifest';
 import { checkSameRun, checkpointDir, readBytes, writeCheckpointFiles } from './checkpoint';
@@ -372,8 +372,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
     if (t % options.checkpointEvery === 0) await saveCheckpoint();
   }
   if (distiller.iteration < options.steps) console.log(`[${name}] --max-minutes reached at iteration ${distiller.iteration}; continue with --resume`);
-  await saveCheckpoint();
-  writeFileSync(join(options.out, 'generator.safetensors'), await saveModule(distiller.student));
+  await saveCheckpoint(); // also writes the student as generator.safetensors
   console.log(`[${name}] done: iterations ${start}..${distiller.iteration} in ${formatDuration((performance.now() - started) / 1000)}; run folder ${options.out}`);
   distiller.dispose();
   dispose();

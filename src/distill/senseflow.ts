@@ -287,7 +287,8 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   }
 
   /**
-   * The student's sample (the moving average when there is one) with the x0-renoise sampler over `anchors` (e.g. [1], [1, 0.75], [1, 0.9, 0.75, 0.5]):
+   * The student's sample (the moving average when there is one) with the x0-renoise sampler over `anchors`
+   * (e.g. [1], [1, 0.75], [1, 0.9, 0.75, 0.5]):
    * x0 at the last anchor. Noise from Philox(noiseSeed): the start at offset 0, renoise j at (1 + j) * numel.
    */
   sample(condition: Condition, anchors: readonly number[], noiseSeed: number, size: number): Tensor {

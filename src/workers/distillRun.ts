@@ -24,7 +24,10 @@ export interface PlaygroundRun {
   /** The student's figure now (on the GPU; read back), with the optional parts the page shows. */
   figure(options: FigureOptions): Promise<RunFigure>;
   evaluate(): Promise<RunEvaluation>;
-  /** The student now (the generator, or its moving average) as a model bundle (pipeline/studentBundle.ts); `about` says where and how it was trained. */
+  /**
+   * The student now (the generator, or its moving average) as a model bundle (pipeline/studentBundle.ts); `about` says
+   * where and how it was trained.
+   */
   exportStudent(name: string, about: StudentAbout): Promise<{ manifest: Manifest; files: Map<string, Uint8Array> }>;
   /** Frees the distiller's networks and the frozen ones (teacher, text encoder, evaluator). */
   dispose(): void;
