@@ -96,13 +96,14 @@ test('a 2D ring run with the SenseFlow preset: start, pause, step once, download
   expect(errors).toEqual([]);
 });
 
-test('the student exports as an ONNX bundle; a kept run overlays the next; the student opens in the Generate tab and draws', async ({ page }) => {
+test('the student (a moving average) exports as an ONNX bundle; a kept run overlays the next; the student opens in the Generate tab and draws', async ({ page }) => {
   test.setTimeout(360_000);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto('/#distill');
   await chooseSmallRingRun(page);
   await page.getByRole('spinbutton', { name: 'Stop at iteration' }).fill('12');
+  await page.getByRole('spinbutton', { name: 'Moving average' }).fill('0.9'); // the exported student is the average
   await expect(page.getByRole('button', { name: 'Open in Generate' })).toBeDisabled();
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(run(page)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
@@ -116,7 +117,7 @@ test('the student exports as an ONNX bundle; a kept run overlays the next; the s
   const zip = unzipSync(new Uint8Array(readFileSync((await download.path())!)));
   expect(Object.keys(zip).sort()).toEqual(['ring-senseflow-seed1-it12/denoiser.onnx', 'ring-senseflow-seed1-it12/denoiser.safetensors', 'ring-senseflow-seed1-it12/manifest.json']);
   const manifest = JSON.parse(new TextDecoder().decode(zip['ring-senseflow-seed1-it12/manifest.json']));
-  expect(manifest).toMatchObject({ name: 'ring-senseflow-seed1-it12', conditioning: 'label', steps: { schedule: 'anchors', default: 4 }, provenance: { seed: 1, steps: 12 } });
+  expect(manifest).toMatchObject({ name: 'ring-senseflow-seed1-it12', conditioning: 'label', steps: { schedule: 'anchors', default: 4 }, provenance: { seed: 1, steps: 12 }, metrics: { distillation: { emaDecay: 0.9 } } });
   await expect(run(page).getByText(/^Downloaded ring-senseflow-seed1-it12\.zip/)).toBeVisible();
 
   // Keep this run, run DMD alone, and both show on one chart (the kept one dashed, named).

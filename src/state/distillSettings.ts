@@ -1,8 +1,8 @@
 // The Distill tab's settings as the form holds them (text, as typed), the presets that set them to an ablation arm
 // (distill/config.ts ARMS), the task's own defaults (withTask), and readRunSettings: the form checked into a run's
 // settings, naming the control at fault. The 2D toy's base is the CLI's (cli/distill.ts): lr 1e-3 and the teacher at
-// guidance 1 (its conditional). Shapes' is the bundled student's run (models/shapes-senseflow): batch 16, lr 2e-4,
-// guidance 3 to 5.
+// guidance 1 (its conditional). Shapes' is the first run of the bundled student (models/shapes-senseflow): batch 16,
+// lr 2e-4, guidance 3 to 5 (its later runs continued at lr 1e-4 with the GAN term and a moving average).
 import { ARMS, type ArmName, checkDistillConfig, DEFAULT_DISTILL_CONFIG, type DistillConfig } from '../distill/config';
 import type { IsgLossKind } from '../distill/losses';
 import { type DistillTaskName, isToyTask, type RunIdentity, type RunSettings } from '../workers/distillApi';
@@ -11,6 +11,8 @@ import { type DistillTaskName, isToyTask, type RunIdentity, type RunSettings } f
 export const PRESET_ARMS = ['dmd', 'ida', 'isg', 'senseflow', 'gan', 'pull-to-teacher'] as const satisfies readonly ArmName[];
 
 export const MAX_SEED = 2 ** 32 - 1;
+/** The largest moving-average decay the tab takes (a half-life of ~7,000 generator steps). */
+export const MAX_EMA_DECAY = 0.9999;
 
 export interface DistillForm {
   task: DistillTaskName;
@@ -27,6 +29,8 @@ export interface DistillForm {
   anchorSteps: string;
   shift: string;
   backwardSimulation: string;
+  /** The student's moving average of the generator's weights: its decay, 0 for off. */
+  emaDecay: string;
   seed: string;
   iterations: string;
   checkpointEvery: string;
@@ -37,7 +41,7 @@ export interface DistillForm {
 
 /** The toy's distillation defaults (the SenseFlow arm), as in `npm run distill -- toy2d`. */
 export const TOY_BASE: Partial<DistillConfig> = { batch: 256, lr: 1e-3, guidance: [1, 1] };
-/** Shapes' defaults: those of the bundled student's run. */
+/** Shapes' defaults: those of the bundled student's first run. */
 export const SHAPES_BASE: Partial<DistillConfig> = { batch: 16, lr: 2e-4, guidance: [3, 5] };
 export const taskBase = (task: DistillTaskName): Partial<DistillConfig> => (isToyTask(task) ? TOY_BASE : SHAPES_BASE);
 
@@ -66,6 +70,7 @@ export const DEFAULT_FORM: Readonly<DistillForm> = {
   anchorSteps: String(DEFAULT_DISTILL_CONFIG.anchorSteps),
   shift: String(DEFAULT_DISTILL_CONFIG.shift),
   backwardSimulation: String(DEFAULT_DISTILL_CONFIG.backwardSimulation),
+  emaDecay: '0',
   seed: '1',
   evalCaptions: '64',
 };
@@ -122,6 +127,7 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
     anchorSteps: readNumber(form.anchorSteps, 'Anchors', { min: 1, max: 8, integer: true }),
     shift: readNumber(form.shift, 'Shift', { min: 0.1, max: 20 }),
     backwardSimulation: readNumber(form.backwardSimulation, 'Backward simulation', { min: 0, max: 1 }),
+    emaDecay: readNumber(form.emaDecay, 'Moving average', { min: 0, max: MAX_EMA_DECAY, note: ' (0: off)' }),
     seed: readNumber(form.seed, 'Seed', { min: 0, max: MAX_SEED, integer: true }),
     iterations: readNumber(form.iterations, 'Stop at iteration', { min: 1, max: 1_000_000, integer: true }),
     checkpointEvery: readNumber(form.checkpointEvery, 'Checkpoint every', { min: 1, max: 100_000, integer: true }),
@@ -146,6 +152,8 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
     anchorSteps: v.anchorSteps,
     shift: v.shift,
     backwardSimulation: v.backwardSimulation,
+    // Off is the setting's absence, so a run without the average keeps the identity (and the saved checkpoint) it had.
+    ...(v.emaDecay > 0 ? { emaDecay: v.emaDecay } : {}),
   };
   try {
     checkDistillConfig(config);
@@ -181,6 +189,7 @@ export function formOf(identity: RunIdentity, form: DistillForm): DistillForm {
     anchorSteps: String(c.anchorSteps),
     shift: String(c.shift),
     backwardSimulation: String(c.backwardSimulation),
+    emaDecay: String(c.emaDecay ?? 0),
     seed: String(identity.seed),
   };
 }

@@ -6,7 +6,7 @@ import { useId } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { type ArmName, ARMS } from '../distill/config';
 import { useDistill } from '../state/distill';
-import { activePreset, type DistillForm, MAX_SEED, PRESET_ARMS } from '../state/distillSettings';
+import { activePreset, type DistillForm, MAX_EMA_DECAY, MAX_SEED, PRESET_ARMS } from '../state/distillSettings';
 import { DISTILL_TASKS, type DistillTaskName, isToyTask } from '../workers/distillApi';
 
 const TASK_LABELS: Record<DistillTaskName, string> = { ring: '2D ring', grid: '2D grid', shapes: 'Shapes-32 (text to image)' };
@@ -174,6 +174,22 @@ export function DistillControls() {
           <NumberField name="anchorSteps" label="Anchors" min={1} max={8} step={1} disabled={locked} hint={<>The student's noise levels: n anchors shift(1), shift(1 − 1/n), … with shift(s) = ks / (1 + (k − 1)s). Four anchors with k = 3 are 1, 0.9, 0.75, 0.5; the 1- and 2-step samplers use the first one and two.</>} />
           <NumberField name="shift" label="Shift" min={0.1} max={20} step={0.5} disabled={locked} hint="k of the shift above: larger k keeps the anchors at higher noise." />
           <NumberField name="backwardSimulation" label="Backward simulation" min={0} max={1} step={0.05} disabled={locked} hint="The probability that the student's input at an anchor is made by running the student itself from noise through the earlier anchors (as at inference) rather than by noising real data." />
+          <NumberField
+            name="emaDecay"
+            label="Moving average"
+            min={0}
+            max={MAX_EMA_DECAY}
+            step={0.001}
+            disabled={locked}
+            hint={
+              <>
+                The student that is drawn, evaluated and exported becomes an exponential moving average of the generator&apos;s weights,
+                θ̄ ← dθ̄ + (1 − d)θ after each generator step (from the generator at the first one). It smooths the student&apos;s swings
+                between iterations and trails the live generator by about 1/(1 − d) generator steps; the training itself is unchanged.
+                0 turns it off; the bundled Shapes student used 0.995.
+              </>
+            }
+          />
           <NumberField name="seed" label="Seed" min={0} max={MAX_SEED} step={1} disabled={locked} hint="Every random draw is a function of the seed and the iteration, so a run repeats exactly, and resumes exactly from a checkpoint." />
           {!isToyTask(task) && (
             <NumberField
