@@ -17,7 +17,9 @@ describe('parseMeasureOptions', () => {
   });
   it('reads a guidance sweep and refuses bad values, naming the flag', () => {
     expect(parseMeasureOptions(['--run', 'r', '--guidance', '4,2.5,6']).guidance).toEqual([4, 2.5, 6]);
-    expect(() => parseMeasureOptions(['--run', 'r', '--guidance', '4,x'])).toThrow('--guidance takes positive numbers');
+    expect(() => parseMeasureOptions(['--run', 'r', '--guidance', '4,x'])).toThrow('--guidance must be positive numbers separated by commas, got "x"');
+    expect(() => parseMeasureOptions(['--run', 'r', '--guidance', '4,,2'])).toThrow('--guidance must be positive numbers separated by commas, got ""');
+    expect(() => parseMeasureOptions(['--run', 'r', '--guidance', '0'])).toThrow('got "0"');
     expect(() => parseMeasureOptions(['--count', '5'])).toThrow('--run is required');
     expect(() => parseMeasureOptions(['--run', 'r', '--steps', '0'])).toThrow('--steps must be an integer >= 1, got "0"');
     expect(parseMeasureOptions(['--run', 'r', '--shift', '3']).shift).toBe(3);

@@ -20,7 +20,7 @@ import type { Engine } from '../nn/engine';
 import { loadModule } from '../nn/safetensors';
 import { readBytes } from './checkpoint';
 import { adapterLabel, withEngine } from './engine';
-import { adapterFlag, integerAtLeast, positiveNumberFlag, UsageError } from './options';
+import { adapterFlag, integerAtLeast, numberFlag, positiveNumberFlag, UsageError } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
 /** The command that reproduces a measurement: every flag that changes the numbers (the batch sets the noise seeds). */
@@ -77,11 +77,7 @@ export function parseMeasureOptions(argv: readonly string[]): MeasureOptions {
   }
   if (!values.run) throw new UsageError('--run is required');
   if (values.raw && !values.checkpoint) throw new UsageError('--raw reads the checkpoint\'s current weights: give it with --checkpoint');
-  const guidance = values.guidance!.split(',').map((w) => {
-    const n = Number(w);
-    if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--guidance takes positive numbers separated by commas, got "${values.guidance}"`);
-    return n;
-  });
+  const guidance = values.guidance!.split(',').map((w) => numberFlag(w, 'guidance', (n) => n > 0, 'positive numbers separated by commas')!);
   return {
     run: values.run,
     evaluator: values.evaluator!,
