@@ -1,6 +1,8 @@
-// `npm run distill -- ... --init-from`: the generator starts from a student's weights (a distill run folder or a
-// student bundle) instead of the teacher's; a folder that is neither, or weights of another shape, are refused.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `npm run distill` on the toy: --init-from (the generator starts from a student's weights, a distill run folder or a
+// student bundle; a folder that is neither, or weights of another shape, are refused), --steps 0 (measure only),
+// --ema (the moving average is the run's student), and --resume refusing a teacher whose weights changed in place.
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,5 +110,37 @@ describe('distill --ema', () => {
     expect(readBytes(join(plain, 'generator.safetensors'))).toEqual(readBytes(join(plain, 'checkpoint', 'ema.safetensors')));
     expect(readBytes(join(plain, 'checkpoint', 'generator.safetensors'))).not.toEqual(live);
     await expect(distill(engine, parseDistillOptions(['toy2d', '--steps', '6', '--batch', '32', '--ttur', '1', '--out', plain, '--resume', '--ema', '0.9']))).rejects.toThrow('distill: the checkpoint has');
+  });
+});
+
+describe('distill --resume', () => {
+  it('refuses a teacher retrained in place (same folder, other weights), naming both hashes', { timeout: 180_000 }, async () => {
+    const teacherDir = join(root, 'ring-teacher');
+    cpSync('models/toy2d/ring', teacherDir, { recursive: true });
+    const manifestText = readFileSync(join(teacherDir, 'manifest.json'), 'utf8');
+    const bundled = createHash('sha256').update(readBytes(join(teacherDir, 'denoiser.safetensors'))).digest('hex');
+    const out = join(root, 'resumed');
+    const args = (steps: number) => ['toy2d', '--teacher', teacherDir, '--steps', String(steps), '--batch', '16', '--eval-every', '100', '--checkpoint-every', '1', '--out', out, '--resume', '--adapter', 'llvmpipe'];
+    await distill(engine, parseDistillOptions(args(1)));
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).teacherWeights).toEqual({ denoiser: bundled });
+    expect(JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')).teacherWeights).toEqual({ denoiser: bundled });
+
+    // The same folder, other weights (a valid bundle: its manifest lists their hash).
+    const config = (JSON.parse(manifestText) as { checkpoints: { denoiser: { config: object } } }).checkpoints.denoiser.config;
+    const other = new Toy2DTeacher(engine, config, 3);
+    randomizeParameters(other, 5, 0.2);
+    const weights = await saveModule(other);
+    other.dispose();
+    const retrained = createHash('sha256').update(weights).digest('hex');
+    writeFileSync(join(teacherDir, 'denoiser.safetensors'), weights);
+    writeFileSync(join(teacherDir, 'manifest.json'), manifestText.replace(bundled, retrained));
+    await expect(distill(engine, parseDistillOptions(args(2)))).rejects.toThrow(`teacherWeights: the checkpoint has {"denoiser":"${bundled}"}, this command gives {"denoiser":"${retrained}"}`);
+
+    // A checkpoint from before the weights were recorded is matched on the rest (path, settings), as it was then.
+    const statePath = join(out, 'checkpoint', 'state.json');
+    const { teacherWeights: _, ...older } = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(statePath, JSON.stringify(older));
+    const { iterations } = await distill(engine, parseDistillOptions(args(2)));
+    expect(iterations).toBe(2);
   });
 });

@@ -164,6 +164,8 @@ interface Evaluation {
 interface Prepared<Net extends Module, Condition extends Kept> {
   distiller: SenseFlowDistiller<Net, Condition>;
   evaluation: Evaluation;
+  /** The sha256 of the teacher's engine checkpoints (checked against its manifest): what the run distils, whatever its path. */
+  teacherWeights: TeacherWeights;
   /** Frees what prepare() loaded besides the distiller (the teacher, the text encoder, the evaluator). */
   dispose(): void;
 }
@@ -171,7 +173,7 @@ interface Prepared<Net extends Module, Condition extends Kept> {
 async function prepare(engine: Engine, options: DistillOptions): Promise<Prepared<Module, Kept>> {
   const { config, seed } = options;
   if (options.task === 'toy2d') {
-    const { teacher, mixture } = await loadToyTeacher(engine, options.teacher);
+    const { teacher, mixture, manifest } = await loadToyTeacher(engine, options.teacher);
     const task = toyTask(teacher, mixture);
     const distiller = new SenseFlowDistiller(task, config, seed);
     const reference = await toyTeacherReference(task, mixture, referenceGuidance(config));
@@ -182,9 +184,10 @@ async function prepare(engine: Engine, options: DistillOptions): Promise<Prepare
         return `${Object.entries(steps).map(([n, m]) => `${n}-step ED ${m.energyDistance.toFixed(4)} modes ${(100 * m.modeCoverage).toFixed(0)}%`).join(', ')}, fake-tracking ${(r.fakeTrackingError as number).toFixed(4)}, |phi-theta| ${(r.parameterDistance as number).toFixed(3)}`;
       },
     };
-    return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation, dispose: () => teacher.dispose() };
+    return { distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>, evaluation, teacherWeights: teacherWeights(manifest), dispose: () => teacher.dispose() };
   }
-  const { teacher, textEncoder } = await loadShapesTeacher(engine, options.teacher);
+  const { teacher, textEncoder, manifest } = await loadShapesTeacher(engine, options.teacher);
+  const weights = teacherWeights(manifest);
   // One evaluator for the evaluations and, with --gan, the GAN term's frozen features.
   const evaluator = loadEvaluator(engine, readBytes(join('models', 'evaluator', 'evaluator.safetensors')));
   const task = shapesTask(teacher, textEncoder, config.ganWeight > 0 ? evaluator : undefined);
@@ -192,14 +195,25 @@ async function prepare(engine: Engine, options: DistillOptions): Promise<Prepare
   const { shapesEvaluation } = await import('./distillShapesEval');
   return {
     distiller: distiller as unknown as SenseFlowDistiller<Module, Kept>,
-    evaluation: await shapesEvaluation(engine, distiller, textEncoder, evaluator, options),
+    evaluation: await shapesEvaluation(engine, distiller, textEncoder, evaluator, options, weights),
+    teacherWeights: weights,
     dispose: () => [teacher, textEncoder, evaluator].forEach((m) => m.dispose()),
   };
 }
 
-/** The run identity a --resume must match. */
-function identity(options: DistillOptions) {
-  return { task: options.task, teacher: options.teacher, arm: options.arm, seed: options.seed, distill: options.config, ...(options.initFrom ? { initFrom: options.initFrom } : {}) };
+export type TeacherWeights = { denoiser: string; textEncoder?: string };
+
+/** The sha256 of a teacher bundle's engine checkpoints, as its manifest lists them (loading checked the files against it). */
+function teacherWeights(manifest: Manifest): TeacherWeights {
+  const sha = (path: string | undefined) => manifest.files.find((f) => f.path === path)?.sha256;
+  const denoiser = sha(manifest.checkpoints?.denoiser?.path)!;
+  const textEncoder = sha(manifest.checkpoints?.textEncoder?.path);
+  return textEncoder ? { denoiser, textEncoder } : { denoiser };
+}
+
+/** The run identity a --resume must match: the teacher by its path and by its weights (a bundle retrained in place is another teacher). */
+function identity(options: DistillOptions, weights: TeacherWeights) {
+  return { task: options.task, teacher: options.teacher, teacherWeights: weights, arm: options.arm, seed: options.seed, distill: options.config, ...(options.initFrom ? { initFrom: options.initFrom } : {}) };
 }
 
 /**
@@ -236,11 +250,11 @@ function checkSameTextEncoder(dir: string, student: Manifest, teacherDir: string
   );
 }
 
-function writeRunConfig(options: DistillOptions, engine: Engine, iterations: number, wallSeconds: number): void {
+function writeRunConfig(options: DistillOptions, weights: TeacherWeights, engine: Engine, iterations: number, wallSeconds: number): void {
   const anchors = Object.fromEntries(servedStepCounts(options.config).map((n) => [String(n), anchorSigmas(n, options.config.shift)]));
   const mixture = options.task === 'toy2d' ? { mixture: options.teacher.replace(/\/$/, '').split('/').at(-1) } : {};
   const config = {
-    ...identity(options),
+    ...identity(options, weights),
     ...mixture,
     anchors,
     shift: options.config.shift,
@@ -304,7 +318,7 @@ function prepareMetricsLog(path: string, startIteration: number): void {
 
 export async function distill(engine: Engine, options: DistillOptions): Promise<{ iterations: number; evaluation: Record<string, unknown> }> {
   mkdirSync(options.out, { recursive: true });
-  const { distiller, evaluation, dispose } = await prepare(engine, options);
+  const { distiller, evaluation, teacherWeights: weights, dispose } = await prepare(engine, options);
   const metricsPath = join(options.out, 'metrics.jsonl');
   const log = (record: object) => appendFileSync(metricsPath, `${JSON.stringify(record)}\n`);
   let priorSeconds = 0;
@@ -314,7 +328,9 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
     // The moving average only watches the training, so --ema may be added, changed or dropped on resume: the run's
     // trajectory is the same; an average added here starts from the resumed generator.
     const trajectory = (state: Record<string, unknown>) => ({ ...state, distill: { ...(state.distill as object), emaDecay: undefined } });
-    checkSameRun(trajectory(saved.state), trajectory(identity(options)), ['task', 'teacher', 'arm', 'seed', 'distill', 'initFrom']);
+    // Checkpoints written before the teacher's weights were recorded (2026-12-07) are matched on the rest.
+    const keys = ['task', 'teacher', ...(saved.state.teacherWeights === undefined ? [] : ['teacherWeights']), 'arm', 'seed', 'distill', 'initFrom'];
+    checkSameRun(trajectory(saved.state), trajectory(identity(options, weights)), keys);
     distiller.restore(saved.checkpoint);
     priorSeconds = (saved.state.wallSeconds as number) ?? 0;
     console.log(`[distill] resumed from iteration ${distiller.iteration}`);
@@ -343,9 +359,9 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   };
   const saveCheckpoint = async () => {
     const checkpoint = await distiller.checkpoint();
-    writeCheckpointFiles(options.out, checkpointFiles(checkpoint, { ...identity(options), wallSeconds: Math.round(elapsed()) }));
+    writeCheckpointFiles(options.out, checkpointFiles(checkpoint, { ...identity(options, weights), wallSeconds: Math.round(elapsed()) }));
     writeFileSync(join(options.out, 'generator.safetensors'), checkpoint.ema ?? checkpoint.generator); // the student
-    writeRunConfig(options, engine, distiller.iteration, elapsed());
+    writeRunConfig(options, weights, engine, distiller.iteration, elapsed());
   };
 
   let last: Record<string, unknown> = {};

@@ -4,7 +4,8 @@
 // guidance, on the same captions and seeds) and FD to real renders; and ||phi_fake - theta_gen||. Every generated
 // image is scored as the picture a user gets (clamped, 8-bit: imagesInChunks), as `npm run eval` scores a bundle;
 // runs before 2026-12-06 evening scored the raw x0 (a teacher-reference.json of theirs lacks pixels: 'displayed').
-// The teacher's features cost count * 50 * 2 denoiser rows, so they are kept in <out>/teacher-reference.json.
+// The teacher's features cost count * 50 * 2 denoiser rows, so they are kept in <out>/teacher-reference.json, under a
+// key with the teacher's weights (sha256), so a bundle retrained in place is sampled again.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBatch } from '../data/dataset';
@@ -20,11 +21,11 @@ import type { TextEncoder } from '../nets/textEncoder';
 import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import { parameterDistance } from '../nn/params';
-import type { DistillOptions } from './distill';
+import type { DistillOptions, TeacherWeights } from './distill';
 
 export const SHAPES_DISTILL_EVAL = { count: 100, teacherSteps: 50, realCount: 500, seed: 20261127, chunk: 50 } as const;
 
-export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDistiller<ShapesDiT, TextCondition>, textEncoder: TextEncoder, evaluator: AttributeEvaluator, options: DistillOptions) {
+export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDistiller<ShapesDiT, TextCondition>, textEncoder: TextEncoder, evaluator: AttributeEvaluator, options: DistillOptions, teacherWeights: TeacherWeights) {
   const { count, chunk } = SHAPES_DISTILL_EVAL;
   const data = makeBatch(TEACHER_CAPTIONS_SEED, count);
   const task = distiller.task;
@@ -35,7 +36,7 @@ export async function shapesEvaluation(engine: Engine, distiller: SenseFlowDisti
   const generate = (draw: ChunkDraw) => imagesInChunks(data.captions, shape, chunk, SHAPES_DISTILL_EVAL.seed, draw);
 
   const referencePath = join(options.out, 'teacher-reference.json');
-  const key = { teacher: options.teacher, guidance, steps: SHAPES_DISTILL_EVAL.teacherSteps, count, seed: SHAPES_DISTILL_EVAL.seed, pixels: 'displayed' };
+  const key = { teacher: options.teacher, teacherWeights, guidance, steps: SHAPES_DISTILL_EVAL.teacherSteps, count, seed: SHAPES_DISTILL_EVAL.seed, pixels: 'displayed' };
   let teacherFeatures: Float32Array;
   let dim: number;
   const cached = existsSync(referencePath) ? (JSON.parse(readFileSync(referencePath, 'utf8')) as { key: unknown; dim: number; features: number[] }) : null;
