@@ -32,6 +32,7 @@ import { formatDuration } from './trainLoop';
 export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [--arm ${ARM_NAMES.join('|')}]
          [--ida LAMBDA|off] [--isg WEIGHT|off] [--gan 0|W] [--ttur K] [--steps N] [--seed S] [--batch B] [--lr LR]
          [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--align generator|teacher]
+         [--dmd-shift K (DMD's noise levels shift(u, K), u ~ U(0.02, 0.98); default 3, 1 = uniform)]
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
          [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR] [--ema DECAY|off]
        --steps 0 only measures the starting generator (the teacher's weights, or --init-from's) and writes eval.json`;
@@ -72,7 +73,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'align', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -119,6 +120,8 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   }
   const backwardSimulation = numberFlag(v('backward-simulation'), 'backward-simulation', (n) => n >= 0 && n <= 1, 'a probability in [0, 1]');
   if (backwardSimulation !== undefined) overrides.backwardSimulation = backwardSimulation;
+  const dmdShift = positiveNumberFlag(v('dmd-shift'), 'dmd-shift');
+  if (dmdShift !== undefined) overrides.dmdShift = dmdShift;
   const isgLoss = v('isg-loss');
   if (isgLoss !== undefined) {
     if (isgLoss !== 'pseudo-huber' && isgLoss !== 'l2') throw new UsageError(`--isg-loss must be pseudo-huber or l2, got "${isgLoss}"`);

@@ -103,10 +103,12 @@ describe('the flag checks every command uses', () => {
     refused(['--guidance', '5:3'], '--guidance must be W or MIN:MAX with MIN <= MAX, got "5:3"');
     refused(['--backward-simulation', '2'], '--backward-simulation must be a probability in [0, 1], got "2"');
     refused(['--adapter', 'cuda'], '--adapter must be one of swiftshader, llvmpipe, default, got "cuda"');
-    expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--ida', 'off', '--ttur', '3', '--seed', '0', '--guidance', '2:4'])).toMatchObject({
+    refused(['--dmd-shift', '0'], '--dmd-shift must be a positive number, got "0"');
+    expect(parseDistillOptions(['toy2d', '--out', 'runs/x']).config.dmdShift).toBe(3);
+    expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--ida', 'off', '--ttur', '3', '--seed', '0', '--guidance', '2:4', '--dmd-shift', '1'])).toMatchObject({
       seed: 0,
       adapter: 'llvmpipe',
-      config: { idaLambda: 1, fakeStepsPerGeneratorStep: 3, guidance: [2, 4] },
+      config: { idaLambda: 1, fakeStepsPerGeneratorStep: 3, guidance: [2, 4], dmdShift: 1 },
     });
   });
 });
