@@ -7,7 +7,7 @@
 # moving average of the generator's weights (EMA=0.995 by default; EMA=off for none): on the CPU the 4-step sampler
 # swung 16 points between snapshots 500 iterations apart without it (docs/ARCHITECTURE.md, the bundled student).
 # (It used to continue the bundled student with --init-from; since
-# 2026-12-06 the bundled student is this teacher's, 2,675 CPU iterations, so --init-from models/shapes-senseflow would be
+# 2026-12-06 the bundled student is this teacher's, 4,675 CPU iterations since 2026-12-07, so --init-from models/shapes-senseflow would be
 # accepted too.) The generator and the fake score start from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
 # distiller's own evaluations (100 captions at 1, 2 and 4 steps) every 200 iterations. Later calls: carry .dev/sD and
 # the run resumes. Then here: `npm run export -- .dev/sD --out models/shapes-senseflow` and `npm run eval` (README).

@@ -2,7 +2,7 @@
 // (distill/config.ts ARMS), the task's own defaults (withTask), and readRunSettings: the form checked into a run's
 // settings, naming the control at fault. The 2D toy's base is the CLI's (cli/distill.ts): lr 1e-3 and the teacher at
 // guidance 1 (its conditional). Shapes' is the first run of the bundled student (models/shapes-senseflow): batch 16,
-// lr 2e-4, guidance 3 to 5 (its later runs continued at lr 1e-4 with the GAN term and a moving average).
+// lr 2e-4, guidance 3 to 5 (its later runs continued at lr 1e-4 with a moving average, docs/ARCHITECTURE.md).
 import { ARMS, type ArmName, checkDistillConfig, DEFAULT_DISTILL_CONFIG, type DistillConfig } from '../distill/config';
 import type { IsgLossKind } from '../distill/losses';
 import { type DistillTaskName, isToyTask, type RunIdentity, type RunSettings } from '../workers/distillApi';
