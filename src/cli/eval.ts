@@ -10,7 +10,7 @@
 // results.json records what reproduces the numbers: the command, the model's name and sha256, the resolved sampler
 // settings, the captions and seeds, the evaluator's and teacher's hashes, the adapter and the provider, and per image
 // its caption, seed and checks.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureAgainstReal } from '../eval/evaluate';
 import { frechetDistanceFromStatistics, gaussianStatistics } from '../eval/frechet';
@@ -28,6 +28,7 @@ import { EVAL_USAGE, type EvalOptions, loadEvalCaptions, parseEvalOptions } from
 import { cachedRealStatistics } from './evalReal';
 import { sha256, teacherReference } from './evalTeacher';
 import { UsageError } from './options';
+import { writeOutput } from './output';
 
 /** The seeds of an evaluation's images: image i from EVAL_NOISE_SEED + i. */
 export const evalSeeds = (count: number): number[] => Array.from({ length: count }, (_, i) => imageSeed(EVAL_NOISE_SEED, i));
@@ -137,7 +138,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   try {
     const results = await withEngine(options.adapter, (engine) => runEval(engine, options));
-    writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
+    writeOutput(options.out, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`[eval] wrote ${options.out}`);
     return 0;
   } catch (error) {

@@ -86,10 +86,10 @@ describe('npm run generate', () => {
     expect(errors.pop()).toBe(`generate: manifest.json: is missing: ${empty} is not a model bundle`);
   });
 
-  it.skipIf(!existsSync(join(SHAPES_DIR, 'manifest.json')))('writes one PNG per image with the settings in tEXt chunks', async () => {
+  it.skipIf(!existsSync(join(SHAPES_DIR, 'manifest.json')))('writes one PNG per image with the settings in tEXt chunks (making the --out folder)', async () => {
     const logs: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((message: string) => void logs.push(message));
-    const dir = tempDir();
+    const dir = join(tempDir(), 'not', 'yet');
     const out = join(dir, 'red.png');
     expect(await main(['--model', SHAPES_DIR, '--prompt', 'a red circle on a blue background', '--steps', '2', '--seed', '41', '--batch', '2', '--zoom', '2', '--out', out])).toBe(0);
     const sha = (JSON.parse(readFileSync(join(SHAPES_DIR, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string }[] }).files.find((f) => f.path === 'denoiser.onnx')!.sha256;

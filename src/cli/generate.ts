@@ -6,7 +6,6 @@
 // plus the `senseflow` format key), so dropping it on the app restores them.
 // --batch N writes N files, OUT with -0, -1, ... before .png, image i from seed S + i, each with its own seed in its
 // chunks: every file is reproduced on its own by its settings with --batch 1.
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Ort } from '../onnx/exportOrt';
 import { loadBundle } from '../pipeline/bundle';
@@ -16,6 +15,7 @@ import { SAMPLER_NAMES, type SamplerName } from '../pipeline/generatePlan';
 import { isSeed } from '../pipeline/noise';
 import { encodePngWithSettings } from '../pipeline/pngMeta';
 import { guidanceFlag, integerFlag, UsageError } from './options';
+import { writeOutput } from './output';
 
 export const GENERATE_USAGE = `usage: npm run generate -- --model BUNDLE_DIR --prompt "..." (a 2D point model: a label) --out FILE.png
          [--steps N (default: the model's)] [--seed S (default 0)] [--sampler ${SAMPLER_NAMES.join('|')}] [--guidance W]
@@ -154,7 +154,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     for (let i = 0; i < result!.images.length; i++) {
       const file = batchFileName(options.out, i, settings.batch);
-      writeFileSync(file, imagePng(result!, i, options.zoom));
+      writeOutput(file, imagePng(result!, i, options.zoom));
       console.log(`[generate] wrote ${file}: seed ${result!.images[i]!.seed}, ${settings.steps} ${settings.sampler} steps, guidance ${settings.guidance}`);
     }
     return 0;

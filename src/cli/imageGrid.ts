@@ -1,7 +1,7 @@
 // Writes images [N, 3, H, W] in [-1, 1] as one grid picture (PNG through fast-png), 2-pixel grey gaps between
 // them, each pixel drawn as a zoom x zoom block so a 32x32 image can be looked at.
-import { writeFileSync } from 'node:fs';
 import { encode as encodePng } from 'fast-png';
+import { writeOutput } from './output';
 
 export interface GridOptions {
   columns: number;
@@ -38,9 +38,9 @@ export function writeImageGrid(path: string, images: Float32Array, options: Grid
   const { width, height, rgb } = gridPixels(images, options);
   if (path.endsWith('.ppm')) {
     const header = new TextEncoder().encode(`P6\n${width} ${height}\n255\n`);
-    writeFileSync(path, Buffer.concat([header, rgb]));
+    writeOutput(path, Buffer.concat([header, rgb]));
   } else {
-    writeFileSync(path, encodePng({ width, height, data: rgb, channels: 3, depth: 8 }));
+    writeOutput(path, encodePng({ width, height, data: rgb, channels: 3, depth: 8 }));
   }
   return path;
 }
@@ -65,6 +65,6 @@ export function writeScatter(path: string, panels: readonly Float32Array[], opti
     const toPixel = (v: number) => Math.floor(((v + options.extent) / (2 * options.extent)) * size);
     for (let i = 0; i + 1 < points.length; i += 2) put(toPixel(points[i]!), size - 1 - toPixel(points[i + 1]!), 255);
   });
-  writeFileSync(path, encodePng({ width, height, data: rgb, channels: 3, depth: 8 }));
+  writeOutput(path, encodePng({ width, height, data: rgb, channels: 3, depth: 8 }));
   return path;
 }

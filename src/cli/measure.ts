@@ -8,7 +8,7 @@
 // Several guidance weights (--guidance 2,3,4) are measured on the same captions and noise; the first is the one
 // written as the run's metrics (bundle.ts merges <run>/metrics.json into the manifest), all are kept under
 // `guidanceSweep`. Costs count * steps * 2 denoiser forwards: about 45 minutes on 2 CPU cores, seconds on a GPU.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeBatch } from '../data/dataset';
@@ -21,6 +21,7 @@ import { loadModule } from '../nn/safetensors';
 import { readBytes } from './checkpoint';
 import { adapterLabel, withEngine } from './engine';
 import { adapterFlag, integerAtLeast, numberFlag, positiveNumberFlag, UsageError } from './options';
+import { writeOutput } from './output';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
 /** The command that reproduces a measurement: every flag that changes the numbers (the batch sets the noise seeds). */
@@ -172,7 +173,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   await withEngine(options.adapter, async (engine) => {
     const metrics = await measureTeacher(engine, options);
-    writeFileSync(options.out, `${JSON.stringify(metrics, null, 2)}\n`);
+    writeOutput(options.out, `${JSON.stringify(metrics, null, 2)}\n`);
     console.log(`[measure] wrote ${options.out}`);
   });
   return 0;

@@ -3,7 +3,7 @@
 // Draws images from a pretrained Shapes teacher (Euler with classifier-free guidance) into a PNG grid, one row of
 // four per four captions, in the order given. --checkpoint reads the EMA of the run's latest checkpoint, so a run
 // can be looked at while it trains; with --raw, its current weights instead of their EMA.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NodeAdapterKind } from '../gpu/node';
@@ -12,6 +12,7 @@ import { readBytes } from './checkpoint';
 import { withEngine } from './engine';
 import { writeImageGrid } from './imageGrid';
 import { UsageError } from './options';
+import { writeOutput } from './output';
 import { SAMPLE_CAPTIONS } from './pretrainShapes';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
 
@@ -54,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const images = await sampleShapes(model, captions, { guidance: Number(values.guidance), steps: Number(values.steps), seed: Number(values.seed) });
     writeImageGrid(out, images, { columns: 4 });
-    writeFileSync(out.replace(/\.png$/, '.txt'), `${captions.map((c, i) => `${i}: ${c || '(empty caption)'}`).join('\n')}\n`);
+    writeOutput(out.replace(/\.png$/, '.txt'), `${captions.map((c, i) => `${i}: ${c || '(empty caption)'}`).join('\n')}\n`);
     console.log(`[sample] wrote ${out} (${captions.length} images, guidance ${values.guidance}, ${values.steps} Euler steps)`);
   });
   return 0;
