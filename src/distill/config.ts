@@ -28,6 +28,14 @@ export interface DistillConfig {
   isgLoss: IsgLossKind;
   /** s_mid is drawn in the middle (1 - 2 margin) of the segment [s_next, s_i]. */
   isgMargin: number;
+  /**
+   * ISG on the last anchor's segment too (s_next = 0; absent or true, as the paper's code does). Its target steps the
+   * generator out of an s_mid below every anchor, where the generator is never trained. false: ISG on the segments
+   * between anchors only; on Shapes-32 the last segment's target carried the generator's untrained low-noise output,
+   * a dotted texture, into the 4-step sampler's last step (docs/ARCHITECTURE.md, "The 4-step texture").
+   * Optional so that the settings of runs made before it, and their resume keys, stay what they were.
+   */
+  isgLastSegment?: boolean;
   /** c of the pseudo-Huber loss. */
   pseudoHuberC: number;
   /** Weight of the adversarial term on a frozen network's features (0: off; distill/adversarial.ts): Shapes' evaluator, the toy's teacher copy. */
@@ -109,6 +117,7 @@ export function checkDistillConfig(c: DistillConfig): void {
   check(finite(c.isgWeight) && c.isgWeight >= 0, `isgWeight must be >= 0 (0: ISG off), got ${c.isgWeight}`);
   check(c.isgLoss === 'pseudo-huber' || c.isgLoss === 'l2', `isgLoss must be "pseudo-huber" or "l2", got ${JSON.stringify(c.isgLoss)}`);
   check(c.isgMargin >= 0 && c.isgMargin < 0.5, `isgMargin must be in [0, 0.5), got ${c.isgMargin}`);
+  check(c.isgLastSegment === undefined || typeof c.isgLastSegment === 'boolean', `isgLastSegment must be true or false, got ${JSON.stringify(c.isgLastSegment)}`);
   check(finite(c.pseudoHuberC) && c.pseudoHuberC > 0, `pseudoHuberC must be positive, got ${c.pseudoHuberC}`);
   check(finite(c.ganWeight) && c.ganWeight >= 0, `ganWeight must be >= 0 (0: off), got ${c.ganWeight}`);
   check(c.backwardSimulation >= 0 && c.backwardSimulation <= 1, `backwardSimulation must be a probability in [0, 1], got ${c.backwardSimulation}`);

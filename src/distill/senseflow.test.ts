@@ -144,6 +144,32 @@ describe('SenseFlowDistiller', () => {
     distiller.dispose();
   });
 
+  it("isgLastSegment false: no ISG on the last anchor's segment (the update there is DMD's alone), ISG on the others", async () => {
+    const config = small({ fakeStepsPerGeneratorStep: 1 });
+    const last = anchorSigmas(config.anchorSteps, config.shift).length - 1;
+    // A seed whose first iterations draw the last anchor, then another.
+    const seed = Array.from({ length: 100 }, (_, s) => s).find((s) => {
+      const probe = new SenseFlowDistiller(toyTask(teacher, RING), config, s);
+      const found = probe.draws(0).anchorIndex === last && probe.draws(1).anchorIndex < last;
+      probe.dispose();
+      return found;
+    })!;
+    const lastOff = new SenseFlowDistiller(toyTask(teacher, RING), { ...config, isgLastSegment: false }, seed);
+    const dmdOnly = new SenseFlowDistiller(toyTask(teacher, RING), { ...config, isgWeight: 0 }, seed);
+    const first = await lastOff.step();
+    await dmdOnly.step();
+    expect(first).toMatchObject({ generatorStep: true, anchorIndex: last });
+    expect(first.isgLoss).toBeUndefined();
+    expect(await weights(lastOff.generator)).toEqual(await weights(dmdOnly.generator));
+    const second = await lastOff.step();
+    await dmdOnly.step();
+    expect(second.anchorIndex).toBeLessThan(last);
+    expect(Number.isFinite(second.isgLoss)).toBe(true);
+    expect(changed(await weights(lastOff.generator), await weights(dmdOnly.generator))).toBe(true);
+    lastOff.dispose();
+    dmdOnly.dispose();
+  });
+
   it("draws the iteration's anchor, DMD noise levels and ISG midpoint inside their ranges, the same for the same (seed, t)", () => {
     const distiller = new SenseFlowDistiller(toyTask(teacher, RING), small({ batch: 64 }), 5);
     const anchors = distiller.anchors;

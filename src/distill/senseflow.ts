@@ -10,7 +10,8 @@
 //           g = (x0_fake(x_s) - x0_real(x_s; CFG w)) / mean|x - x0_real|;  L_DM = 0.5 mean((x - sg(x - g))^2).
 //      ISG: s_mid in the segment (s_next, s_i) with a margin; x_mid = x_i + (s_mid - s_i) v_real(x_i; w);
 //           target = x_mid + (s_next - s_mid) v_G(x_mid) (no gradient); prediction = x_i + (s_next - s_i) v_G(x_i);
-//           L_ISG = pseudo-Huber(prediction, target).
+//           L_ISG = pseudo-Huber(prediction, target). With isgLastSegment false, not on the last anchor's segment
+//           (s_next = 0), whose target asks G at an s_mid below every anchor.
 //      G <- AdamW(L_DM + isgWeight L_ISG); then IDA: phi <- lambda phi + (1 - lambda) theta (or toward the teacher,
 //      the pull-to-teacher control arm).
 //      With the GAN term (distill/adversarial.ts) L_G = -(1 - s_i)^2 mean(D(x)) joins the generator's loss with ganWeight.
@@ -174,7 +175,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       const dmd = dmdLoss(x, g);
       let total = dmd;
       let isg: Tensor | null = null;
-      if (config.isgWeight > 0) {
+      if (isgApplies(config, sNext)) {
         const target = this.isgTarget(condition, xI, sI, draws.isgMid, sNext, draws.guidance);
         isg = isgLoss(eulerStep(xI, vG, sI, sNext), target, config.isgLoss, config.pseudoHuberC);
         total = add(total, scale(isg, config.isgWeight));
@@ -192,7 +193,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     try {
       if (draws.generatorStep) {
         const [dmd, isg, norm, normaliser, gan] = await readAll(phase1.readings);
-        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, config.isgWeight > 0 ? { isgLoss: isg } : {}, this.discriminator ? { ganLoss: gan } : {});
+        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, isgApplies(config, sNext) ? { isgLoss: isg } : {}, this.discriminator ? { ganLoss: gan } : {});
         if (![dmd, isg, norm, normaliser, gan].every(Number.isFinite)) return await this.recover(metrics, 'generator');
         this.generatorOptimizer.step();
         this.generatorOptimizer.zeroGrad();
@@ -360,6 +361,9 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     this.ema?.dispose();
   }
 }
+
+/** Whether ISG trains the step out of anchor s_i to s_next (0 after the last anchor). */
+export const isgApplies = (config: DistillConfig, sNext: number): boolean => config.isgWeight > 0 && (sNext > 0 || config.isgLastSegment !== false);
 
 /** s_mid = s_next + (s_i - s_next) (margin + (1 - 2 margin) u): inside the segment, `margin` of it away from each end. */
 export function isgMidpoint(sI: number, sNext: number, margin: number, u: number): number {
