@@ -190,10 +190,13 @@ describe.skipIf(!existsSync(join(TEACHER_DIR, 'manifest.json')) || !existsSync(j
     expect(metrics.promptAccuracy).toBeLessThanOrEqual(1);
     expect(Object.keys(metrics.perAttribute).sort()).toEqual(['background', 'color', 'count', 'position', 'shape', 'size']);
     expect(metrics.perAttribute.count.total).toBe(4);
-    for (const value of [metrics.fdReal, metrics.fdTeacher, metrics.msPerImage]) {
+    for (const value of [metrics.fdReal, metrics.fdTeacher, metrics.msPerImage, metrics.highFrequency]) {
       expect(Number.isFinite(value)).toBe(true);
       expect(value).toBeGreaterThan(0); // 2 steps are not the teacher's 4
     }
+    expect(results.teacher.highFrequency).toBeGreaterThan(0); // measured with the reference it has just made
+    expect(results.reference.real.highFrequency.count).toBe(16);
+    expect(results.reference.real.highFrequency.value).toBeGreaterThan(0);
     expect(results.captions).toMatchObject({ count: 4, source: { grammarSeed: TEACHER_CAPTIONS_SEED, count: 4 } });
     expect(results.seeds).toMatchObject({ first: EVAL_NOISE_SEED, last: EVAL_NOISE_SEED + 3 });
     const captions = makeBatch(TEACHER_CAPTIONS_SEED, 4).captions;
@@ -217,6 +220,7 @@ describe.skipIf(!existsSync(join(TEACHER_DIR, 'manifest.json')) || !existsSync(j
     expect(results.metrics.fdTeacher).toBeLessThan(1e-6);
     expect(results.metrics.promptAccuracy).toBe(results.teacher.promptAccuracy);
     expect(results.metrics.fdReal).toBeCloseTo(results.teacher.fdReal, 6);
+    expect(results.metrics.highFrequency).toBeCloseTo(results.teacher.highFrequency, 9); // the same pixels, read back from the cache
   });
 
   it('batches captions (--batch 3: calls of 3 and 1) into the same images as one caption per call', async () => {

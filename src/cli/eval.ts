@@ -5,6 +5,8 @@
 //   fdTeacher        ... to the teacher's samples on the same captions and seeds (Euler, --teacher-steps, its default
 //                    guidance; cached, see evalTeacher.ts), i.e. how far a student is from what it distils
 //   msPerImage       generation wall time per image on ORT's wasm provider (pipeline creation excluded)
+//   highFrequency    mean |x - box3(x)| (0-255) of the images, src/eval/texture.ts; beside the teacher's (when its
+//                    cache has it) and that of the first 1,000 (at most --real-count) real renders
 // Images come from the app's inference pipeline (pipeline/generate.ts, wasm EP: Node has no WebGPU for ORT-web), one
 // per caption, image i from the pipeline's seed EVAL_NOISE_SEED + i, --batch captions per call (the same images); the evaluator runs on our engine (--adapter).
 // results.json records what reproduces the numbers: the command, the model's name and sha256, the resolved sampler
@@ -12,9 +14,12 @@
 // its caption, seed and checks.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeBatch } from '../data/dataset';
+import { IMAGE_CHANNELS, IMAGE_SIZE } from '../data/render';
 import { measureAgainstReal } from '../eval/evaluate';
 import { frechetDistanceFromStatistics, gaussianStatistics } from '../eval/frechet';
 import { EVAL_NOISE_SEED, REAL_REFERENCE_SEED } from '../eval/seeds';
+import { highFrequency } from '../eval/texture';
 import { loadEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
 import type { Ort } from '../onnx/exportOrt';
@@ -29,6 +34,9 @@ import { cachedRealStatistics } from './evalReal';
 import { sha256, teacherReference } from './evalTeacher';
 import { UsageError } from './options';
 import { writeOutput } from './output';
+
+/** At most this many real renders (the first of the real reference's) have their high-frequency energy shown beside the model's. */
+const REAL_TEXTURE_COUNT = 1000;
 
 /** The seeds of an evaluation's images: image i from EVAL_NOISE_SEED + i. */
 export const evalSeeds = (count: number): number[] => Array.from({ length: count }, (_, i) => imageSeed(EVAL_NOISE_SEED, i));
@@ -84,9 +92,14 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
     const modelStatistics = gaussianStatistics({ shape: [captions.length, measured.dim], data: measured.features }, 'generated features');
     const fdTeacher = frechetDistanceFromStatistics(modelStatistics, teacherStatistics);
     const teacherFdReal = frechetDistanceFromStatistics(teacherStatistics, real);
+    const texture = highFrequency(generated.images, IMAGE_CHANNELS, IMAGE_SIZE, IMAGE_SIZE);
+    const realTextureCount = Math.min(options.realCount, REAL_TEXTURE_COUNT);
+    const realTexture = highFrequency(makeBatch(REAL_REFERENCE_SEED, realTextureCount).images, IMAGE_CHANNELS, IMAGE_SIZE, IMAGE_SIZE);
+    const teacherTexture = reference.highFrequency === undefined ? 'not in its cache' : reference.highFrequency.toFixed(2);
     log(
       `prompt accuracy ${(100 * measured.promptAccuracy).toFixed(1)}%, FD to real ${measured.frechetDistance.toFixed(3)}, FD to teacher ${fdTeacher.toFixed(3)}, ` +
-        `${generated.timings.msPerImage.toFixed(1)} ms per image (teacher: ${(100 * reference.promptAccuracy).toFixed(1)}%, FD to real ${teacherFdReal.toFixed(3)})`,
+        `high frequency ${texture.toFixed(2)}, ${generated.timings.msPerImage.toFixed(1)} ms per image ` +
+        `(teacher: ${(100 * reference.promptAccuracy).toFixed(1)}%, FD to real ${teacherFdReal.toFixed(3)}, high frequency ${teacherTexture}; real renders' high frequency ${realTexture.toFixed(2)})`,
     );
     return {
       command: commandLine(options.argv),
@@ -98,6 +111,7 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
         perAttribute: measured.perAttribute,
         fdReal: measured.frechetDistance,
         fdTeacher,
+        highFrequency: texture,
         msPerImage: generated.timings.msPerImage,
       },
       timings: { ...generated.timings, pipelineCreateMs: generated.createMs },
@@ -111,11 +125,18 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
         promptAccuracy: reference.promptAccuracy,
         perAttribute: reference.perAttribute,
         fdReal: teacherFdReal,
+        ...(reference.highFrequency === undefined ? {} : { highFrequency: reference.highFrequency }),
         msPerImage: reference.timings.msPerImage,
         cache: { ...cache, key: reference.key },
       },
       reference: {
-        real: { count: real.count, seed: REAL_REFERENCE_SEED, how: 'makeBatch(REAL_REFERENCE_SEED, count) renders (src/eval/evaluate.ts realFeatureStatistics)', cache: { path: realCache, status: realHit ? 'hit' : 'miss' } },
+        real: {
+          count: real.count,
+          seed: REAL_REFERENCE_SEED,
+          how: 'makeBatch(REAL_REFERENCE_SEED, count) renders (src/eval/evaluate.ts realFeatureStatistics)',
+          cache: { path: realCache, status: realHit ? 'hit' : 'miss' },
+          highFrequency: { value: realTexture, count: realTextureCount },
+        },
       },
       evaluator: { dir: options.evaluator, sha256: evaluatorSha256, pixels: 'each image as its 8-bit RGBA (what the app shows), v / 127.5 - 1' },
       adapter: { kind: options.adapter, description: adapterLabel(engine) },

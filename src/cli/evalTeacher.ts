@@ -7,8 +7,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { IMAGE_CHANNELS, IMAGE_SIZE } from '../data/render';
 import { evaluateImages } from '../eval/evaluate';
 import type { AttributeScore, CheckedAttribute } from '../eval/promptAccuracy';
+import { highFrequency } from '../eval/texture';
 import type { Statement } from '../data/shapes';
 import type { AttributeEvaluator } from '../nets/evaluator';
 import type { Engine } from '../nn/engine';
@@ -43,6 +45,8 @@ export interface TeacherReference {
   dim: number;
   promptAccuracy: number;
   perAttribute: Record<CheckedAttribute, AttributeScore>;
+  /** eval/texture.ts over the teacher's images; absent in caches written before it was measured. */
+  highFrequency?: number;
   timings: TimingSummary;
   createdAt: string;
 }
@@ -137,6 +141,7 @@ export async function teacherReference(
     dim: evaluation.dim,
     promptAccuracy: evaluation.promptAccuracy,
     perAttribute: evaluation.perAttribute,
+    highFrequency: highFrequency(generated.images, IMAGE_CHANNELS, IMAGE_SIZE, IMAGE_SIZE),
     timings: generated.timings,
     createdAt: new Date().toISOString(),
   };
