@@ -20,6 +20,8 @@ export interface DistillForm {
   alignment: DistillConfig['alignment'];
   isgWeight: string;
   isgLoss: IsgLossKind;
+  /** ISG on the last anchor's segment ('on', the paper's) or only between anchors ('off'). */
+  isgLast: 'on' | 'off';
   ganWeight: string;
   ttur: string;
   guidanceMin: string;
@@ -66,6 +68,7 @@ export const DEFAULT_FORM: Readonly<DistillForm> = {
   ...taskFields('ring'),
   ...armFields('senseflow'),
   isgLoss: DEFAULT_DISTILL_CONFIG.isgLoss,
+  isgLast: 'on',
   ttur: String(DEFAULT_DISTILL_CONFIG.fakeStepsPerGeneratorStep),
   anchorSteps: String(DEFAULT_DISTILL_CONFIG.anchorSteps),
   shift: String(DEFAULT_DISTILL_CONFIG.shift),
@@ -154,6 +157,8 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
     backwardSimulation: v.backwardSimulation,
     // Off is the setting's absence, so a run without the average keeps the identity (and the saved checkpoint) it had.
     ...(v.emaDecay > 0 ? { emaDecay: v.emaDecay } : {}),
+    // Likewise ISG on the last segment (the default) is the setting's absence.
+    ...(form.isgLast === 'off' ? { isgLastSegment: false } : {}),
   };
   try {
     checkDistillConfig(config);
@@ -180,6 +185,7 @@ export function formOf(identity: RunIdentity, form: DistillForm): DistillForm {
     alignment: c.alignment,
     isgWeight: String(c.isgWeight),
     isgLoss: c.isgLoss,
+    isgLast: c.isgLastSegment === false ? 'off' : 'on',
     ganWeight: String(c.ganWeight),
     ttur: String(c.fakeStepsPerGeneratorStep),
     guidanceMin: String(c.guidance[0]),

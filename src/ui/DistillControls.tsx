@@ -133,6 +133,21 @@ export function DistillControls() {
             ]}
             hint={<>Pseudo-Huber √(d² + c²) − c with c = 10⁻³ (L2 near zero, L1 far away: robust to large misses), or plain L2.</>}
           />
+          <SelectField
+            name="isgLast"
+            label="ISG on the last segment"
+            disabled={locked}
+            choices={[
+              ['on', 'on (as in the paper)'],
+              ['off', 'off (between anchors only)'],
+            ]}
+            hint={
+              <>
+                After the last anchor the segment runs to 0, so ISG&apos;s target asks the student at a noise level below every anchor,
+                where it is never trained. On Shapes that put a dotted texture into the 4-step samples; off keeps ISG between anchors.
+              </>
+            }
+          />
           <NumberField
             name="ganWeight"
             label="GAN weight"
