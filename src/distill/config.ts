@@ -130,6 +130,9 @@ export function checkDistillConfig(c: DistillConfig): void {
   if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
 }
 
+/** Whether ISG trains the step out of an anchor to s_next (0 after the last anchor). */
+export const isgApplies = (config: DistillConfig, sNext: number): boolean => config.isgWeight > 0 && (sNext > 0 || config.isgLastSegment !== false);
+
 /** The student's anchors for its largest step count (the ones training draws from). */
 export const trainingAnchors = (c: DistillConfig): number[] => anchorSigmas(c.anchorSteps, c.shift);
 

@@ -37,7 +37,7 @@ import { AdamW, parseOptimizerState, serializeOptimizerState } from '../nn/optim
 import { clipGradNorm, gradNorm, lerpParameters } from '../nn/params';
 import { loadModule, saveModule } from '../nn/safetensors';
 import { backward, fromArray, type Kept, noGrad, Tensor, tidy } from '../nn/tensor';
-import { type DistillConfig, trainingAnchors } from './config';
+import { type DistillConfig, isgApplies, trainingAnchors } from './config';
 import { adversarialGeneratorLoss, discriminate, FeatureDiscriminator, freeze, hingeDiscriminatorLoss } from './adversarial';
 import { dmdGradient, dmdLoss, isgLoss } from './losses';
 import type { DistillTask } from './task';
@@ -361,9 +361,6 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     this.ema?.dispose();
   }
 }
-
-/** Whether ISG trains the step out of anchor s_i to s_next (0 after the last anchor). */
-export const isgApplies = (config: DistillConfig, sNext: number): boolean => config.isgWeight > 0 && (sNext > 0 || config.isgLastSegment !== false);
 
 /** s_mid = s_next + (s_i - s_next) (margin + (1 - 2 margin) u): inside the segment, `margin` of it away from each end. */
 export function isgMidpoint(sI: number, sNext: number, margin: number, u: number): number {

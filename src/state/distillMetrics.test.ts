@@ -1,5 +1,6 @@
 // The Distill tab's metrics ring buffer and its downloads.
 import { describe, expect, it } from 'vitest';
+import { distillConfig } from '../distill/config';
 import type { IterationMetrics } from '../distill/senseflow';
 import type { ToyEvaluation } from '../distill/toyEval';
 import type { ShapesEvaluation } from '../workers/distillApi';
@@ -25,6 +26,21 @@ describe('MetricsRing', () => {
     ring.clear();
     expect(ring.length).toBe(0);
     expect(() => new MetricsRing(0)).toThrow(/capacity/);
+  });
+
+  it("names the segment ISG trained at the last generator step: none before one, with ISG off, or at the last anchor with ISG off the last segment", () => {
+    const config = distillConfig('senseflow', {}); // anchors 1, 0.9, 0.75, 0.5
+    const ring = new MetricsRing(8);
+    ring.push([metric(0, { anchorIndex: 2 })]);
+    expect(ring.lastIsgSegment(config)).toBeNull(); // no generator step yet
+    ring.push([metric(1, { generatorStep: true, anchorIndex: 1 }), metric(2, { anchorIndex: 3 })]);
+    expect(ring.lastIsgSegment(config)).toEqual({ anchorIndex: 1, segment: [0.75, 0.9] });
+    ring.push([metric(3, { generatorStep: true, anchorIndex: 3 })]);
+    expect(ring.lastIsgSegment(config)).toEqual({ anchorIndex: 3, segment: [0, 0.5] });
+    expect(ring.lastIsgSegment({ ...config, isgLastSegment: false })).toBeNull();
+    expect(ring.lastIsgSegment({ ...config, isgWeight: 0 })).toBeNull();
+    ring.push([metric(4, { generatorStep: true, anchorIndex: 0 })]);
+    expect(ring.lastIsgSegment({ ...config, isgLastSegment: false })).toEqual({ anchorIndex: 0, segment: [0.9, 1] });
   });
 
   it('gives chart columns with null where an iteration has no value (or a non-finite one)', () => {

@@ -1,7 +1,9 @@
 // A run's per-iteration metrics on the page: a ring buffer the worker's progress batches go into (outside React
 // state: charts read it through store.subscribe, STYLE.md "transient updates"), and the downloads: the metrics and
 // the evaluations as JSON (one file) and as CSV (one table each).
+import { type DistillConfig, isgApplies, trainingAnchors } from '../distill/config';
 import type { IterationMetrics } from '../distill/senseflow';
+import { nextAnchor } from '../flow/schedule';
 import type { ToyEvaluation } from '../distill/toyEval';
 import { isShapesEvaluation, type RunEvaluation, type RunIdentity } from '../workers/distillApi';
 
@@ -46,6 +48,21 @@ export class MetricsRing {
     this.start = 0;
     this.count = 0;
     this.items.fill(undefined);
+  }
+
+  /**
+   * The segment [s_next, s_i] ISG trained at the last generator step, with its anchor's index; null before the first
+   * generator step, or when ISG skipped that step's segment (ISG off, or off the last segment).
+   */
+  lastIsgSegment(config: DistillConfig): { anchorIndex: number; segment: [number, number] } | null {
+    const anchors = trainingAnchors(config);
+    for (let i = this.count - 1; i >= 0; i--) {
+      const m = this.at(i)!;
+      if (!m.generatorStep || m.anchorIndex >= anchors.length) continue;
+      const low = nextAnchor(anchors, m.anchorIndex);
+      return isgApplies(config, low) ? { anchorIndex: m.anchorIndex, segment: [low, anchors[m.anchorIndex]!] } : null;
+    }
+    return null;
   }
 
   toArray(): IterationMetrics[] {

@@ -4,7 +4,6 @@
 import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import { trainingAnchors } from '../distill/config';
-import { nextAnchor } from '../flow/schedule';
 import { distillMetrics, useDistill } from '../state/distill';
 import { formIdentity } from '../state/distillSettings';
 import { usePlot } from './usePlot';
@@ -76,14 +75,10 @@ export function ProfileChart() {
   // The segment follows the metrics (the last generator step's anchor), without re-rendering React.
   useEffect(() => {
     const follow = () => {
-      let segment: [number, number] | null = null;
-      for (let i = distillMetrics.length - 1; i >= 0 && isgOn; i--) {
-        const m = distillMetrics.at(i)!;
-        if (!m.generatorStep || anchors.length === 0 || m.anchorIndex >= anchors.length) continue;
-        segment = [nextAnchor(anchors, m.anchorIndex), anchors[m.anchorIndex]!];
-        figure.current?.setAttribute('data-segment', `${m.anchorIndex}`);
-        break;
-      }
+      const trained = config ? distillMetrics.lastIsgSegment(config) : null;
+      const segment = trained?.segment ?? null;
+      if (trained) figure.current?.setAttribute('data-segment', `${trained.anchorIndex}`);
+      else figure.current?.removeAttribute('data-segment');
       const before = marks.current.segment;
       if (before?.[0] === segment?.[0] && before?.[1] === segment?.[1]) return;
       marks.current = { ...marks.current, segment };
@@ -93,7 +88,7 @@ export function ProfileChart() {
     return useDistill.subscribe((state, previous) => {
       if (state.metricsVersion !== previous.metricsVersion) follow();
     });
-  }, [plot, anchors, isgOn]);
+  }, [plot, anchors, config]);
 
   return (
     <figure ref={figure} className="distill-figure chart" aria-labelledby="distill-profile-title" data-ready={profile ? 'true' : 'false'}>
@@ -105,7 +100,8 @@ export function ProfileChart() {
         the data's mean). Where the curve climbs, denoising does its work. Dashed: the student's anchors, where its few steps land; the shaded
         band is the segment ISG trained on at the last generator step. A student that jumps over a segment in one step must do all the work the
         curve climbs there; ISG teaches that jump from a teacher step to a point inside the segment, relocating the teacher's denoising into the
-        student's steps{isgOn ? '' : ' (ISG is off in these settings: no band)'}.
+        student's steps{isgOn ? '' : ' (ISG is off in these settings: no band)'}
+        {isgOn && config?.isgLastSegment === false ? ' (ISG is off the last segment in these settings: no band after a step at the last anchor)' : ''}.
       </figcaption>
     </figure>
   );
