@@ -9,7 +9,7 @@
 # ISG stays off the last anchor's segment (ISG_LAST=off by default, ISG_LAST=on for the paper's): its target asked the
 # generator below its lowest anchor and put the dotted texture into the 4-step samples (docs/ARCHITECTURE.md).
 # (It used to continue the bundled student with --init-from; since
-# 2026-12-06 the bundled student is this teacher's, 4,675 CPU iterations since 2026-12-07, so --init-from models/shapes-senseflow would be
+# 2026-12-06 the bundled student is this teacher's, 6,675 CPU iterations since 2026-12-07, so --init-from models/shapes-senseflow would be
 # accepted too.) The generator and the fake score start from the teacher, the bundled student's settings (batch 16, lr 2e-4, TTUR 2), for M minutes, with the
 # distiller's own evaluations (100 captions at 1, 2 and 4 steps) every 200 iterations. Later calls: carry .dev/sD and
 # the run resumes. Then here: `npm run export -- .dev/sD --out models/shapes-senseflow` and `npm run eval` (README).
