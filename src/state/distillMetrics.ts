@@ -3,8 +3,8 @@
 // the evaluations as JSON (one file) and as CSV (one table each).
 import { type DistillConfig, isgApplies, trainingAnchors } from '../distill/config';
 import type { IterationMetrics } from '../distill/senseflow';
-import { nextAnchor } from '../flow/schedule';
 import type { ToyEvaluation } from '../distill/toyEval';
+import { nextAnchor } from '../flow/schedule';
 import { isShapesEvaluation, type RunEvaluation, type RunIdentity } from '../workers/distillApi';
 
 export class MetricsRing {
