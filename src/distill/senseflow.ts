@@ -148,6 +148,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     const numel = batch * task.sampleShape.reduce((a, b) => a * b, 1);
     const sI = this.anchors[draws.anchorIndex]!;
     const sNext = this.anchors[draws.anchorIndex + 1] ?? 0;
+    const withIsg = isgApplies(config, sNext);
     const metrics: IterationMetrics = { iteration: t, generatorStep: draws.generatorStep, anchorIndex: draws.anchorIndex, backwardSimulated: draws.simulate, guidance: draws.guidance, fakeLoss: NaN, fakeGradNorm: NaN };
 
     // Phase 1: the student's input, the generator's x0 and (on generator steps) its losses and gradients.
@@ -175,7 +176,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       const dmd = dmdLoss(x, g);
       let total = dmd;
       let isg: Tensor | null = null;
-      if (isgApplies(config, sNext)) {
+      if (withIsg) {
         const target = this.isgTarget(condition, xI, sI, draws.isgMid, sNext, draws.guidance);
         isg = isgLoss(eulerStep(xI, vG, sI, sNext), target, config.isgLoss, config.pseudoHuberC);
         total = add(total, scale(isg, config.isgWeight));
@@ -193,7 +194,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     try {
       if (draws.generatorStep) {
         const [dmd, isg, norm, normaliser, gan] = await readAll(phase1.readings);
-        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, isgApplies(config, sNext) ? { isgLoss: isg } : {}, this.discriminator ? { ganLoss: gan } : {});
+        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, withIsg ? { isgLoss: isg } : {}, this.discriminator ? { ganLoss: gan } : {});
         if (![dmd, isg, norm, normaliser, gan].every(Number.isFinite)) return await this.recover(metrics, 'generator');
         this.generatorOptimizer.step();
         this.generatorOptimizer.zeroGrad();
