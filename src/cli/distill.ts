@@ -31,7 +31,7 @@ import { formatDuration } from './trainLoop';
 
 export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [--arm ${ARM_NAMES.join('|')}]
          [--ida LAMBDA|off] [--isg WEIGHT|off] [--gan 0|W] [--ttur K] [--steps N] [--seed S] [--batch B] [--lr LR]
-         [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--isg-last on|off] [--align generator|teacher]
+         [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--isg-last on|off] [--isg-first on|off] [--align generator|teacher]
          [--dmd-shift K (DMD's noise levels shift(u, K), u ~ U(0.02, 0.98); default 3, 1 = uniform)]
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
          [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR] [--ema DECAY|off]
@@ -73,7 +73,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -127,11 +127,16 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
     if (isgLoss !== 'pseudo-huber' && isgLoss !== 'l2') throw new UsageError(`--isg-loss must be pseudo-huber or l2, got "${isgLoss}"`);
     overrides.isgLoss = isgLoss;
   }
-  // ISG on the last anchor's segment: on (the default) is the setting's absence, so earlier runs keep their keys.
+  // ISG on the last (first) anchor's segment: on (the default) is the setting's absence, so earlier runs keep their keys.
   const isgLast = v('isg-last');
   if (isgLast !== undefined) {
     if (isgLast !== 'on' && isgLast !== 'off') throw new UsageError(`--isg-last must be on or off, got "${isgLast}"`);
     if (isgLast === 'off') overrides.isgLastSegment = false;
+  }
+  const isgFirst = v('isg-first');
+  if (isgFirst !== undefined) {
+    if (isgFirst !== 'on' && isgFirst !== 'off') throw new UsageError(`--isg-first must be on or off, got "${isgFirst}"`);
+    if (isgFirst === 'off') overrides.isgFirstSegment = false;
   }
   const align = v('align');
   if (align !== undefined) {

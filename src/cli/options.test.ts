@@ -105,10 +105,13 @@ describe('the flag checks every command uses', () => {
     refused(['--adapter', 'cuda'], '--adapter must be one of swiftshader, llvmpipe, default, got "cuda"');
     refused(['--dmd-shift', '0'], '--dmd-shift must be a positive number, got "0"');
     refused(['--isg-last', 'no'], '--isg-last must be on or off, got "no"');
+    refused(['--isg-first', '1'], '--isg-first must be on or off, got "1"');
     expect(parseDistillOptions(['toy2d', '--out', 'runs/x']).config.dmdShift).toBe(3);
     // ISG's last segment: on is the default and leaves the settings (and a run's resume key) as they were.
     expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--isg-last', 'on']).config).not.toHaveProperty('isgLastSegment');
     expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--isg-last', 'off']).config.isgLastSegment).toBe(false);
+    expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--isg-first', 'on']).config).not.toHaveProperty('isgFirstSegment');
+    expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--isg-first', 'off']).config.isgFirstSegment).toBe(false);
     expect(parseDistillOptions(['toy2d', '--out', 'runs/x', '--ida', 'off', '--ttur', '3', '--seed', '0', '--guidance', '2:4', '--dmd-shift', '1'])).toMatchObject({
       seed: 0,
       adapter: 'llvmpipe',

@@ -36,6 +36,13 @@ export interface DistillConfig {
    * Optional so that the settings of runs made before it, and their resume keys, stay what they were.
    */
   isgLastSegment?: boolean;
+  /**
+   * ISG on the first anchor's segment too (s_i = 1; absent or true, as the paper's code does). Its target pulls the
+   * generator's velocity at pure noise toward the teacher's, whose x0 there is the mean over every layout the caption
+   * allows; the 1-step sampler uses that same output as its sample. false: no ISG out of the first anchor.
+   * Optional for the same reason as isgLastSegment.
+   */
+  isgFirstSegment?: boolean;
   /** c of the pseudo-Huber loss. */
   pseudoHuberC: number;
   /** Weight of the adversarial term on a frozen network's features (0: off; distill/adversarial.ts): Shapes' evaluator, the toy's teacher copy. */
@@ -118,6 +125,7 @@ export function checkDistillConfig(c: DistillConfig): void {
   check(c.isgLoss === 'pseudo-huber' || c.isgLoss === 'l2', `isgLoss must be "pseudo-huber" or "l2", got ${JSON.stringify(c.isgLoss)}`);
   check(c.isgMargin >= 0 && c.isgMargin < 0.5, `isgMargin must be in [0, 0.5), got ${c.isgMargin}`);
   check(c.isgLastSegment === undefined || typeof c.isgLastSegment === 'boolean', `isgLastSegment must be true or false, got ${JSON.stringify(c.isgLastSegment)}`);
+  check(c.isgFirstSegment === undefined || typeof c.isgFirstSegment === 'boolean', `isgFirstSegment must be true or false, got ${JSON.stringify(c.isgFirstSegment)}`);
   check(finite(c.pseudoHuberC) && c.pseudoHuberC > 0, `pseudoHuberC must be positive, got ${c.pseudoHuberC}`);
   check(finite(c.ganWeight) && c.ganWeight >= 0, `ganWeight must be >= 0 (0: off), got ${c.ganWeight}`);
   check(c.backwardSimulation >= 0 && c.backwardSimulation <= 1, `backwardSimulation must be a probability in [0, 1], got ${c.backwardSimulation}`);
@@ -130,8 +138,12 @@ export function checkDistillConfig(c: DistillConfig): void {
   if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
 }
 
-/** Whether ISG trains the step out of an anchor to s_next (0 after the last anchor). */
-export const isgApplies = (config: DistillConfig, sNext: number): boolean => config.isgWeight > 0 && (sNext > 0 || config.isgLastSegment !== false);
+/** Whether ISG trains the step out of the training anchor `anchorIndex` to the next one (to 0 after the last anchor). */
+export function isgApplies(config: DistillConfig, anchorIndex: number): boolean {
+  if (config.isgWeight === 0) return false;
+  if (anchorIndex === 0 && config.isgFirstSegment === false) return false;
+  return anchorIndex < config.anchorSteps - 1 || config.isgLastSegment !== false;
+}
 
 /** The student's anchors for its largest step count (the ones training draws from). */
 export const trainingAnchors = (c: DistillConfig): number[] => anchorSigmas(c.anchorSteps, c.shift);

@@ -144,29 +144,32 @@ describe('SenseFlowDistiller', () => {
     distiller.dispose();
   });
 
-  it("isgLastSegment false: no ISG on the last anchor's segment (the update there is DMD's alone), ISG on the others", async () => {
+  it.each([
+    ['isgLastSegment', 'last'],
+    ['isgFirstSegment', 'first'],
+  ] as const)("%s false: no ISG on the %s anchor's segment (the update there is DMD's alone), ISG on the others", async (setting, which) => {
     const config = small({ fakeStepsPerGeneratorStep: 1 });
-    const last = anchorSigmas(config.anchorSteps, config.shift).length - 1;
-    // A seed whose first iterations draw the last anchor, then another.
+    const skipped = which === 'last' ? anchorSigmas(config.anchorSteps, config.shift).length - 1 : 0;
+    // A seed whose first iteration draws the skipped anchor, the second another.
     const seed = Array.from({ length: 100 }, (_, s) => s).find((s) => {
       const probe = new SenseFlowDistiller(toyTask(teacher, RING), config, s);
-      const found = probe.draws(0).anchorIndex === last && probe.draws(1).anchorIndex < last;
+      const found = probe.draws(0).anchorIndex === skipped && probe.draws(1).anchorIndex !== skipped;
       probe.dispose();
       return found;
     })!;
-    const lastOff = new SenseFlowDistiller(toyTask(teacher, RING), { ...config, isgLastSegment: false }, seed);
+    const off = new SenseFlowDistiller(toyTask(teacher, RING), { ...config, [setting]: false }, seed);
     const dmdOnly = new SenseFlowDistiller(toyTask(teacher, RING), { ...config, isgWeight: 0 }, seed);
-    const first = await lastOff.step();
+    const first = await off.step();
     await dmdOnly.step();
-    expect(first).toMatchObject({ generatorStep: true, anchorIndex: last });
+    expect(first).toMatchObject({ generatorStep: true, anchorIndex: skipped });
     expect(first.isgLoss).toBeUndefined();
-    expect(await weights(lastOff.generator)).toEqual(await weights(dmdOnly.generator));
-    const second = await lastOff.step();
+    expect(await weights(off.generator)).toEqual(await weights(dmdOnly.generator));
+    const second = await off.step();
     await dmdOnly.step();
-    expect(second.anchorIndex).toBeLessThan(last);
+    expect(second.anchorIndex).not.toBe(skipped);
     expect(Number.isFinite(second.isgLoss)).toBe(true);
-    expect(changed(await weights(lastOff.generator), await weights(dmdOnly.generator))).toBe(true);
-    lastOff.dispose();
+    expect(changed(await weights(off.generator), await weights(dmdOnly.generator))).toBe(true);
+    off.dispose();
     dmdOnly.dispose();
   });
 

@@ -11,7 +11,8 @@
 //      ISG: s_mid in the segment (s_next, s_i) with a margin; x_mid = x_i + (s_mid - s_i) v_real(x_i; w);
 //           target = x_mid + (s_next - s_mid) v_G(x_mid) (no gradient); prediction = x_i + (s_next - s_i) v_G(x_i);
 //           L_ISG = pseudo-Huber(prediction, target). With isgLastSegment false, not on the last anchor's segment
-//           (s_next = 0), whose target asks G at an s_mid below every anchor.
+//           (s_next = 0), whose target asks G at an s_mid below every anchor; with isgFirstSegment false, not out of
+//           the first anchor (s_i = 1), where the 1-step sampler's sample is the output ISG pulls toward the teacher's.
 //      G <- AdamW(L_DM + isgWeight L_ISG); then IDA: phi <- lambda phi + (1 - lambda) theta (or toward the teacher,
 //      the pull-to-teacher control arm).
 //      With the GAN term (distill/adversarial.ts) L_G = -(1 - s_i)^2 mean(D(x)) joins the generator's loss with ganWeight.
@@ -148,7 +149,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     const numel = batch * task.sampleShape.reduce((a, b) => a * b, 1);
     const sI = this.anchors[draws.anchorIndex]!;
     const sNext = this.anchors[draws.anchorIndex + 1] ?? 0;
-    const withIsg = isgApplies(config, sNext);
+    const withIsg = isgApplies(config, draws.anchorIndex);
     const metrics: IterationMetrics = { iteration: t, generatorStep: draws.generatorStep, anchorIndex: draws.anchorIndex, backwardSimulated: draws.simulate, guidance: draws.guidance, fakeLoss: NaN, fakeGradNorm: NaN };
 
     // Phase 1: the student's input, the generator's x0 and (on generator steps) its losses and gradients.

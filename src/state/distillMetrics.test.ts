@@ -28,7 +28,7 @@ describe('MetricsRing', () => {
     expect(() => new MetricsRing(0)).toThrow(/capacity/);
   });
 
-  it("names the segment ISG trained at the last generator step: none before one, with ISG off, or at the last anchor with ISG off the last segment", () => {
+  it("names the segment ISG trained at the last generator step: none before one, with ISG off, or at the last (first) anchor with ISG off the last (first) segment", () => {
     const config = distillConfig('senseflow', {}); // anchors 1, 0.9, 0.75, 0.5
     const ring = new MetricsRing(8);
     ring.push([metric(0, { anchorIndex: 2 })]);
@@ -41,6 +41,7 @@ describe('MetricsRing', () => {
     expect(ring.lastIsgSegment({ ...config, isgWeight: 0 })).toBeNull();
     ring.push([metric(4, { generatorStep: true, anchorIndex: 0 })]);
     expect(ring.lastIsgSegment({ ...config, isgLastSegment: false })).toEqual({ anchorIndex: 0, segment: [0.9, 1] });
+    expect(ring.lastIsgSegment({ ...config, isgFirstSegment: false })).toBeNull();
   });
 
   it('gives chart columns with null where an iteration has no value (or a non-finite one)', () => {

@@ -60,7 +60,7 @@ export class MetricsRing {
       const m = this.at(i)!;
       if (!m.generatorStep || m.anchorIndex >= anchors.length) continue;
       const low = nextAnchor(anchors, m.anchorIndex);
-      return isgApplies(config, low) ? { anchorIndex: m.anchorIndex, segment: [low, anchors[m.anchorIndex]!] } : null;
+      return isgApplies(config, m.anchorIndex) ? { anchorIndex: m.anchorIndex, segment: [low, anchors[m.anchorIndex]!] } : null;
     }
     return null;
   }
