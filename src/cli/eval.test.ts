@@ -190,6 +190,14 @@ describe.skipIf(!existsSync(join(TEACHER_DIR, 'manifest.json')) || !existsSync(j
     expect(metrics.promptAccuracy).toBeLessThanOrEqual(1);
     expect(Object.keys(metrics.perAttribute).sort()).toEqual(['background', 'color', 'count', 'position', 'shape', 'size']);
     expect(metrics.perAttribute.count.total).toBe(4);
+    // The count failures split by direction, and each image says how many objects it was asked for and shows.
+    const { tooFew, tooMany } = metrics.countErrors;
+    expect(tooFew + tooMany).toBe(4 - metrics.perAttribute.count.passed);
+    for (const image of results.images as { caption: string; objects: { stated: number; seen: number }; attributes: { count: boolean } }[]) {
+      expect(image.objects.stated).toBe(image.caption.includes(' and a ') ? 2 : 1);
+      expect(image.attributes.count).toBe(image.objects.seen === image.objects.stated);
+    }
+    expect(results.teacher.countErrors).toBeDefined(); // recorded with the reference it has just made
     for (const value of [metrics.fdReal, metrics.fdTeacher, metrics.msPerImage, metrics.highFrequency]) {
       expect(Number.isFinite(value)).toBe(true);
       expect(value).toBeGreaterThan(0); // 2 steps are not the teacher's 4
@@ -221,6 +229,7 @@ describe.skipIf(!existsSync(join(TEACHER_DIR, 'manifest.json')) || !existsSync(j
     expect(results.metrics.promptAccuracy).toBe(results.teacher.promptAccuracy);
     expect(results.metrics.fdReal).toBeCloseTo(results.teacher.fdReal, 6);
     expect(results.metrics.highFrequency).toBeCloseTo(results.teacher.highFrequency, 9); // the same pixels, read back from the cache
+    expect(results.metrics.countErrors).toEqual(results.teacher.countErrors);
   });
 
   it('batches captions (--batch 3: calls of 3 and 1) into the same images as one caption per call', async () => {

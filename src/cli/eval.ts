@@ -109,6 +109,7 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
       metrics: {
         promptAccuracy: measured.promptAccuracy,
         perAttribute: measured.perAttribute,
+        countErrors: measured.countErrors,
         fdReal: measured.frechetDistance,
         fdTeacher,
         highFrequency: texture,
@@ -124,6 +125,7 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
         sampling: { ...reference.settings, provider: 'wasm' },
         promptAccuracy: reference.promptAccuracy,
         perAttribute: reference.perAttribute,
+        ...(reference.countErrors === undefined ? {} : { countErrors: reference.countErrors }),
         fdReal: teacherFdReal,
         ...(reference.highFrequency === undefined ? {} : { highFrequency: reference.highFrequency }),
         msPerImage: reference.timings.msPerImage,
@@ -140,7 +142,7 @@ export async function runEval(engine: Engine, options: EvalOptions, log: (line: 
       },
       evaluator: { dir: options.evaluator, sha256: evaluatorSha256, pixels: 'each image as its 8-bit RGBA (what the app shows), v / 127.5 - 1' },
       adapter: { kind: options.adapter, description: adapterLabel(engine) },
-      images: captions.map((caption, i) => ({ caption, seed: seeds[i], passed: measured.checks[i]!.passed, attributes: measured.checks[i]!.attributes })),
+      images: captions.map((caption, i) => ({ caption, seed: seeds[i], passed: measured.checks[i]!.passed, attributes: measured.checks[i]!.attributes, objects: measured.checks[i]!.objects })),
     };
   } finally {
     evaluator.dispose();

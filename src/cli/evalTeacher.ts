@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IMAGE_CHANNELS, IMAGE_SIZE } from '../data/render';
 import { evaluateImages } from '../eval/evaluate';
-import type { AttributeScore, CheckedAttribute } from '../eval/promptAccuracy';
+import type { AttributeScore, CheckedAttribute, CountErrors } from '../eval/promptAccuracy';
 import { highFrequency } from '../eval/texture';
 import type { Statement } from '../data/shapes';
 import type { AttributeEvaluator } from '../nets/evaluator';
@@ -45,6 +45,8 @@ export interface TeacherReference {
   dim: number;
   promptAccuracy: number;
   perAttribute: Record<CheckedAttribute, AttributeScore>;
+  /** How its count failures split; absent in caches written before it was recorded. */
+  countErrors?: CountErrors;
   /** eval/texture.ts over the teacher's images; absent in caches written before it was measured. */
   highFrequency?: number;
   timings: TimingSummary;
@@ -141,6 +143,7 @@ export async function teacherReference(
     dim: evaluation.dim,
     promptAccuracy: evaluation.promptAccuracy,
     perAttribute: evaluation.perAttribute,
+    countErrors: evaluation.countErrors,
     highFrequency: highFrequency(generated.images, IMAGE_CHANNELS, IMAGE_SIZE, IMAGE_SIZE),
     timings: generated.timings,
     createdAt: new Date().toISOString(),

@@ -9,7 +9,7 @@ import type { Engine } from '../nn/engine';
 import { slice } from '../nn/ops/shape';
 import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
 import { frechetDistanceFromStatistics, type GaussianStatistics, gaussianStatistics } from './frechet';
-import { type CheckedAttribute, type AttributeScore, promptAccuracy, type PromptCheck } from './promptAccuracy';
+import { type AttributeScore, type CheckedAttribute, type CountErrors, promptAccuracy, type PromptCheck } from './promptAccuracy';
 import { REAL_REFERENCE_SEED } from './seeds';
 
 /** Images per forward pass: the attention probabilities of 250 images are 16 MB, well inside any binding limit. */
@@ -67,6 +67,7 @@ export interface ImageEvaluation {
   /** Images that show everything their caption states / all images. */
   promptAccuracy: number;
   perAttribute: Record<CheckedAttribute, AttributeScore>;
+  countErrors: CountErrors;
   checks: PromptCheck[];
   predictions: ImagePrediction[];
   /** [N, dim] row-major: the Frechet distance's features. */
@@ -86,7 +87,7 @@ export async function evaluateImages(
   if (statements.length !== count) throw new Error(`evaluateImages: ${count} images for ${statements.length} statements`);
   const readings = await readImages(engine, evaluator, images, options.batch);
   const score = promptAccuracy(readings.predictions, statements);
-  return { promptAccuracy: score.accuracy, perAttribute: score.perAttribute, checks: score.checks, ...readings };
+  return { promptAccuracy: score.accuracy, perAttribute: score.perAttribute, countErrors: score.countErrors, checks: score.checks, ...readings };
 }
 
 /** The Gaussian statistics of the evaluator's features over `count` real renders drawn from `seed`. */

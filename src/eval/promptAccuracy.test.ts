@@ -44,9 +44,11 @@ describe('promptAccuracy on real renders', () => {
     expect(score.perAttribute.color.accuracy).toBe(0);
   });
 
-  it('fails a missing object (count) and an extra one (count), but not unstated attributes', () => {
+  it('fails a missing object (count) and an extra one (count), but not unstated attributes, and tells the two apart', () => {
     const dropped = oracle.map((p, i) => edited(p, batch.scenes[i]!.objects[0]!.position, { present: false }));
-    expect(promptAccuracy(dropped, batch.statements).accuracy).toBe(0);
+    const droppedScore = promptAccuracy(dropped, batch.statements);
+    expect(droppedScore.accuracy).toBe(0);
+    expect(droppedScore.countErrors).toEqual({ tooFew: 300, tooMany: 0 });
     const extra = oracle.map((p) => {
       const empty = p.slots.find((s) => !s.present)!;
       return edited(p, empty.position, { present: true });
@@ -55,6 +57,15 @@ describe('promptAccuracy on real renders', () => {
     expect(score.accuracy).toBe(0);
     expect(score.perAttribute.count.accuracy).toBe(0);
     expect(score.perAttribute.color.accuracy).toBe(1); // the stated objects are all still there
+    expect(score.countErrors).toEqual({ tooFew: 0, tooMany: 300 });
+    const stated = batch.statements[0]!.objects.length;
+    expect(score.checks[0]!.objects).toEqual({ stated, seen: stated + 1 });
+    expect(promptAccuracy(oracle, batch.statements).countErrors).toEqual({ tooFew: 0, tooMany: 0 });
+    // Half dropped, half extra: the split counts each image once, and together they are the count failures.
+    const mixed = oracle.map((p, i) => (i % 2 === 0 ? dropped[i]! : extra[i]!));
+    const mixedScore = promptAccuracy(mixed, batch.statements);
+    expect(mixedScore.countErrors).toEqual({ tooFew: 150, tooMany: 150 });
+    expect(mixedScore.countErrors.tooFew + mixedScore.countErrors.tooMany).toBe(mixedScore.perAttribute.count.total - mixedScore.perAttribute.count.passed);
   });
 
   it('fails a wrong background, and a non-black background when the caption names none', () => {

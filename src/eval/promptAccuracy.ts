@@ -35,6 +35,14 @@ export interface PromptCheck {
   passed: boolean;
   /** Per attribute: whether it passed on its own, or undefined when the caption does not state it. */
   attributes: Partial<Record<CheckedAttribute, boolean>>;
+  /** Objects the caption states, and slots the evaluator reads as present (count fails when they differ). */
+  objects: { stated: number; seen: number };
+}
+
+/** The images whose count failed, by direction: fewer objects seen than stated (missing or merged), or more. */
+export interface CountErrors {
+  tooFew: number;
+  tooMany: number;
 }
 
 export interface PromptAccuracy {
@@ -43,6 +51,7 @@ export interface PromptAccuracy {
   passed: number;
   total: number;
   perAttribute: Record<CheckedAttribute, AttributeScore>;
+  countErrors: CountErrors;
   /** One check per image, in input order. */
   checks: PromptCheck[];
 }
@@ -90,7 +99,15 @@ export function checkPrompt(prediction: ImagePrediction, statement: Statement): 
   const placed = objects.filter((o) => o.position !== undefined);
   if (placed.length > 0) attributes.position = matchingExists(placed, present, FITS.position);
   const passed = attributes.count! && attributes.background! && matchingExists(objects, present, FITS.all);
-  return { passed, attributes };
+  return { passed, attributes, objects: { stated: objects.length, seen: present.length } };
+}
+
+/** How the count failures of `checks` split: too few objects seen, or too many. */
+export function countErrors(checks: readonly PromptCheck[]): CountErrors {
+  return {
+    tooFew: checks.filter((c) => c.objects.seen < c.objects.stated).length,
+    tooMany: checks.filter((c) => c.objects.seen > c.objects.stated).length,
+  };
 }
 
 /** The prompt accuracy of images (their predictions) against the statements of their captions, with the breakdown. */
@@ -105,5 +122,5 @@ export function promptAccuracy(predictions: readonly ImagePrediction[], statemen
     }),
   ) as Record<CheckedAttribute, AttributeScore>;
   const passed = checks.filter((c) => c.passed).length;
-  return { accuracy: checks.length ? passed / checks.length : NaN, passed, total: checks.length, perAttribute, checks };
+  return { accuracy: checks.length ? passed / checks.length : NaN, passed, total: checks.length, perAttribute, countErrors: countErrors(checks), checks };
 }
