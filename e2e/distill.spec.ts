@@ -105,6 +105,7 @@ test('the student (a moving average) exports as an ONNX bundle; a kept run overl
   await page.getByRole('spinbutton', { name: 'Stop at iteration' }).fill('12');
   await page.getByRole('spinbutton', { name: 'Moving average' }).fill('0.9'); // the exported student is the average
   await page.getByRole('combobox', { name: 'ISG on the last segment' }).selectOption('off');
+  await page.getByRole('combobox', { name: 'ISG on the first segment' }).selectOption('off');
   await expect(page.getByRole('button', { name: 'Open in Generate' })).toBeDisabled();
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(run(page)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
@@ -118,7 +119,7 @@ test('the student (a moving average) exports as an ONNX bundle; a kept run overl
   const zip = unzipSync(new Uint8Array(readFileSync((await download.path())!)));
   expect(Object.keys(zip).sort()).toEqual(['ring-senseflow-seed1-it12/denoiser.onnx', 'ring-senseflow-seed1-it12/denoiser.safetensors', 'ring-senseflow-seed1-it12/manifest.json']);
   const manifest = JSON.parse(new TextDecoder().decode(zip['ring-senseflow-seed1-it12/manifest.json']));
-  expect(manifest).toMatchObject({ name: 'ring-senseflow-seed1-it12', conditioning: 'label', steps: { schedule: 'anchors', default: 4 }, provenance: { seed: 1, steps: 12 }, metrics: { distillation: { emaDecay: 0.9, isgLastSegment: false } } });
+  expect(manifest).toMatchObject({ name: 'ring-senseflow-seed1-it12', conditioning: 'label', steps: { schedule: 'anchors', default: 4 }, provenance: { seed: 1, steps: 12 }, metrics: { distillation: { emaDecay: 0.9, isgLastSegment: false, isgFirstSegment: false } } });
   await expect(run(page).getByText(/^Downloaded ring-senseflow-seed1-it12\.zip/)).toBeVisible();
 
   // Keep this run, run DMD alone, and both show on one chart (the kept one dashed, named).

@@ -71,18 +71,21 @@ describe('the Distill form', () => {
     expect(activePreset({ ...DEFAULT_FORM, emaDecay: '0.99' })).toBe('senseflow');
   });
 
-  it("keeps ISG off the last anchor's segment when asked; on (the default) leaves the setting out, so earlier runs keep their keys", () => {
-    const config = (form: Partial<DistillForm>) => (read(form) as { settings: { config: { isgLastSegment?: boolean } } }).settings.config;
-    expect(config({ isgLast: 'off' }).isgLastSegment).toBe(false);
-    expect('isgLastSegment' in config({})).toBe(false);
-    expect('isgLastSegment' in config({ isgLast: 'on' })).toBe(false);
-    expect(runKey(formIdentity({ ...DEFAULT_FORM, isgLast: 'on' })!)).toBe(runKey({ task: 'ring', seed: 1, config: distillConfig('senseflow', {}, TOY_BASE) }));
-    expect(runKey(formIdentity({ ...DEFAULT_FORM, isgLast: 'off' })!)).not.toBe(runKey(formIdentity(DEFAULT_FORM)!));
-    expect(activePreset({ ...DEFAULT_FORM, isgLast: 'off' })).toBe('senseflow');
+  it.each([
+    ['last', 'isgLast', 'isgLastSegment'],
+    ['first', 'isgFirst', 'isgFirstSegment'],
+  ] as const)("keeps ISG off the %s anchor's segment when asked; on (the default) leaves the setting out, so earlier runs keep their keys", (_, field, setting) => {
+    const config = (form: Partial<DistillForm>) => (read(form) as { settings: { config: { isgLastSegment?: boolean; isgFirstSegment?: boolean } } }).settings.config;
+    expect(config({ [field]: 'off' })[setting]).toBe(false);
+    expect(setting in config({})).toBe(false);
+    expect(setting in config({ [field]: 'on' })).toBe(false);
+    expect(runKey(formIdentity({ ...DEFAULT_FORM, [field]: 'on' })!)).toBe(runKey({ task: 'ring', seed: 1, config: distillConfig('senseflow', {}, TOY_BASE) }));
+    expect(runKey(formIdentity({ ...DEFAULT_FORM, [field]: 'off' })!)).not.toBe(runKey(formIdentity(DEFAULT_FORM)!));
+    expect(activePreset({ ...DEFAULT_FORM, [field]: 'off' })).toBe('senseflow');
   });
 
   it('puts a saved run back into the form (its cadence fields kept)', () => {
-    const form: DistillForm = { ...DEFAULT_FORM, task: 'grid', idaLambda: '0.98', alignment: 'teacher', isgWeight: '0.75', isgLoss: 'l2', isgLast: 'off', ttur: '3', guidanceMin: '1', guidanceMax: '2', lr: '0.0005', batch: '64', anchorSteps: '2', shift: '2', backwardSimulation: '0.25', emaDecay: '0.99', seed: '42' };
+    const form: DistillForm = { ...DEFAULT_FORM, task: 'grid', idaLambda: '0.98', alignment: 'teacher', isgWeight: '0.75', isgLoss: 'l2', isgLast: 'off', isgFirst: 'off', ttur: '3', guidanceMin: '1', guidanceMax: '2', lr: '0.0005', batch: '64', anchorSteps: '2', shift: '2', backwardSimulation: '0.25', emaDecay: '0.99', seed: '42' };
     const identity = formIdentity(form)!;
     expect(formOf(identity, { ...DEFAULT_FORM, figureEvery: '7' })).toEqual({ ...form, figureEvery: '7' });
     expect(formIdentity({ ...DEFAULT_FORM, lr: 'fast' })).toBeNull();

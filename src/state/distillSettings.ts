@@ -22,6 +22,7 @@ export interface DistillForm {
   isgLoss: IsgLossKind;
   /** ISG on the last anchor's segment ('on', the paper's) or only between anchors ('off'). */
   isgLast: 'on' | 'off';
+  isgFirst: 'on' | 'off';
   ganWeight: string;
   ttur: string;
   guidanceMin: string;
@@ -69,6 +70,7 @@ export const DEFAULT_FORM: Readonly<DistillForm> = {
   ...armFields('senseflow'),
   isgLoss: DEFAULT_DISTILL_CONFIG.isgLoss,
   isgLast: 'on',
+  isgFirst: 'on',
   ttur: String(DEFAULT_DISTILL_CONFIG.fakeStepsPerGeneratorStep),
   anchorSteps: String(DEFAULT_DISTILL_CONFIG.anchorSteps),
   shift: String(DEFAULT_DISTILL_CONFIG.shift),
@@ -157,8 +159,9 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
     backwardSimulation: v.backwardSimulation,
     // Off is the setting's absence, so a run without the average keeps the identity (and the saved checkpoint) it had.
     ...(v.emaDecay > 0 ? { emaDecay: v.emaDecay } : {}),
-    // Likewise ISG on the last segment (the default) is the setting's absence.
+    // Likewise ISG on the last and the first segment (the defaults) are the settings' absence.
     ...(form.isgLast === 'off' ? { isgLastSegment: false } : {}),
+    ...(form.isgFirst === 'off' ? { isgFirstSegment: false } : {}),
   };
   try {
     checkDistillConfig(config);
@@ -186,6 +189,7 @@ export function formOf(identity: RunIdentity, form: DistillForm): DistillForm {
     isgWeight: String(c.isgWeight),
     isgLoss: c.isgLoss,
     isgLast: c.isgLastSegment === false ? 'off' : 'on',
+    isgFirst: c.isgFirstSegment === false ? 'off' : 'on',
     ganWeight: String(c.ganWeight),
     ttur: String(c.fakeStepsPerGeneratorStep),
     guidanceMin: String(c.guidance[0]),

@@ -134,6 +134,21 @@ export function DistillControls() {
             hint={<>Pseudo-Huber √(d² + c²) − c with c = 10⁻³ (L2 near zero, L1 far away: robust to large misses), or plain L2.</>}
           />
           <SelectField
+            name="isgFirst"
+            label="ISG on the first segment"
+            disabled={locked}
+            choices={[
+              ['on', 'on (as in the paper)'],
+              ['off', 'off'],
+            ]}
+            hint={
+              <>
+                The first segment starts at pure noise, where the teacher&apos;s estimate is the blurred mean of every picture the prompt allows,
+                and the 1-step sampler&apos;s picture is the student&apos;s output there. On the ring, turning it off made 1-step samples worse.
+              </>
+            }
+          />
+          <SelectField
             name="isgLast"
             label="ISG on the last segment"
             disabled={locked}

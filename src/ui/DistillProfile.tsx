@@ -101,7 +101,8 @@ export function ProfileChart() {
         band is the segment ISG trained on at the last generator step. A student that jumps over a segment in one step must do all the work the
         curve climbs there; ISG teaches that jump from a teacher step to a point inside the segment, relocating the teacher's denoising into the
         student's steps{isgOn ? '' : ' (ISG is off in these settings: no band)'}
-        {isgOn && config?.isgLastSegment === false ? ' (ISG is off the last segment in these settings: no band after a step at the last anchor)' : ''}.
+        {isgOn && config?.isgLastSegment === false ? ' (ISG is off the last segment in these settings: no band after a step at the last anchor)' : ''}
+        {isgOn && config?.isgFirstSegment === false ? ' (ISG is off the first segment in these settings: no band after a step at the first anchor)' : ''}.
       </figcaption>
     </figure>
   );
