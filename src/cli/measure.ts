@@ -118,6 +118,7 @@ export interface GuidanceMeasurement {
   promptAccuracy: number;
   fdReal: number;
   perAttribute: RealComparison['perAttribute'];
+  countErrors: RealComparison['countErrors'];
   /** Sampling wall time per image (all steps, both CFG branches), on this adapter. */
   msPerImage: number;
 }
@@ -139,7 +140,7 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
     }
     const msPerImage = (performance.now() - started) / options.count;
     const result = await measureAgainstReal(engine, evaluator, images, captions.statements, { real });
-    sweep.push({ guidance, promptAccuracy: result.promptAccuracy, fdReal: result.frechetDistance, perAttribute: result.perAttribute, msPerImage });
+    sweep.push({ guidance, promptAccuracy: result.promptAccuracy, fdReal: result.frechetDistance, perAttribute: result.perAttribute, countErrors: result.countErrors, msPerImage });
     log(`[measure] guidance ${guidance}: prompt accuracy ${(100 * result.promptAccuracy).toFixed(1)}%, FD to real ${result.frechetDistance.toFixed(3)}, ${msPerImage.toFixed(1)} ms/image`);
   }
   const first = sweep[0]!;
@@ -147,6 +148,7 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
     promptAccuracy: first.promptAccuracy,
     fdReal: first.fdReal,
     perAttribute: first.perAttribute,
+    countErrors: first.countErrors,
     measuredWith: {
       command: measureCommand(options),
       captions: { count: options.count, seed: TEACHER_CAPTIONS_SEED, source: 'makeBatch(seed, count).captions (src/data/dataset.ts)' },
@@ -156,7 +158,7 @@ export async function measureTeacher(engine: Engine, options: MeasureOptions, lo
       adapter: adapterLabel(engine),
       date: new Date().toISOString(),
     },
-    guidanceSweep: sweep.map(({ perAttribute: _, ...rest }) => rest),
+    guidanceSweep: sweep.map(({ perAttribute: _, countErrors: __, ...rest }) => rest),
   };
 }
 
