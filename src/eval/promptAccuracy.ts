@@ -103,7 +103,7 @@ export function checkPrompt(prediction: ImagePrediction, statement: Statement): 
 }
 
 /** How the count failures of `checks` split: too few objects seen, or too many. */
-export function countErrors(checks: readonly PromptCheck[]): CountErrors {
+function countErrors(checks: readonly PromptCheck[]): CountErrors {
   return {
     tooFew: checks.filter((c) => c.objects.seen < c.objects.stated).length,
     tooMany: checks.filter((c) => c.objects.seen > c.objects.stated).length,
