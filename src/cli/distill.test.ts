@@ -1,6 +1,6 @@
 // `npm run distill` on the toy: --init-from (the generator starts from a student's weights, a distill run folder or a
 // student bundle; a folder that is neither, or weights of another shape, are refused), --steps 0 (measure only),
-// --ema (the moving average is the run's student), and --resume refusing a teacher whose weights changed in place.
+// --ema (the moving average is the run's student), --regression (the teacher pairs stored and reused), and --resume refusing a teacher whose weights changed in place.
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
-import { parseSafetensors, saveModule } from '../nn/safetensors';
+import { parseSafetensors, saveModule, serializeSafetensors } from '../nn/safetensors';
 import { testEngine } from '../nn/testing';
 import { randomizeParameters } from '../onnx/exportTesting';
 import { readBytes } from './checkpoint';
@@ -110,6 +110,36 @@ describe('distill --ema', () => {
     expect(readBytes(join(plain, 'generator.safetensors'))).toEqual(readBytes(join(plain, 'checkpoint', 'ema.safetensors')));
     expect(readBytes(join(plain, 'checkpoint', 'generator.safetensors'))).not.toEqual(live);
     await expect(distill(engine, parseDistillOptions(['toy2d', '--steps', '6', '--batch', '32', '--ttur', '1', '--out', plain, '--resume', '--ema', '0.9']))).rejects.toThrow('distill: the checkpoint has');
+  });
+});
+
+describe('distill --regression', () => {
+  it('stores the teacher pairs in the run folder and a resumed run reads them instead of integrating the teacher again', { timeout: 180_000 }, async () => {
+    const options = parseDistillOptions(['toy2d', '--out', 'x', '--regression', '0.5', '--regression-pairs', '64']).config;
+    expect([options.regressionWeight, options.regressionPairs]).toEqual([0.5, 64]);
+    // Off (or 0) leaves the settings out, so such a run's resume key is that of a run made before the option.
+    expect('regressionWeight' in parseDistillOptions(['toy2d', '--out', 'x', '--regression', 'off']).config).toBe(false);
+    expect('regressionWeight' in parseDistillOptions(['toy2d', '--out', 'x', '--regression', '0']).config).toBe(false);
+    expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression-pairs', '64'])).toThrow('--regression-pairs needs --regression W');
+    expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression', 'lots'])).toThrow('--regression must be a weight >= 0 or "off"');
+
+    const out = join(root, 'regression');
+    const args = (steps: number) => ['toy2d', '--steps', String(steps), '--batch', '16', '--eval-every', '100', '--ttur', '1', '--checkpoint-every', '1', '--regression', '1', '--regression-pairs', '32', '--out', out, '--resume', '--adapter', 'llvmpipe'];
+    await distill(engine, parseDistillOptions(args(2)));
+    const path = join(out, 'regression-pairs.safetensors');
+    const stored = readBytes(path);
+    expect(Object.keys(parseSafetensors(stored).tensors).sort()).toEqual(['noise.0', 'noise.1', 'sample.0', 'sample.1']);
+    const train = readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((r) => r.kind === 'train');
+    expect(train.every((r) => Number.isFinite(r.regressionLoss))).toBe(true);
+    // A resumed run reads the stored pairs: a marked copy is still there afterwards (integrating again would replace it).
+    const marked = parseSafetensors(stored);
+    marked.tensors['sample.0']!.data.fill(0);
+    writeFileSync(path, serializeSafetensors(marked.tensors, marked.metadata));
+    await distill(engine, parseDistillOptions(args(3)));
+    expect(readBytes(path)).toEqual(serializeSafetensors(marked.tensors, marked.metadata));
+    // Pairs of another seed are refused, naming the file and what to do.
+    const otherSeed = args(4).filter((a) => a !== '--resume').concat('--seed', '2');
+    await expect(distill(engine, parseDistillOptions(otherSeed))).rejects.toThrow(/regression-pairs\.safetensors: the stored teacher pairs were made with seed 1, this run needs 2/);
   });
 });
 

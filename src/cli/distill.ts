@@ -5,12 +5,14 @@
 //   <out>/generator.safetensors  the student (the generator, or its moving average with --ema; at every checkpoint and the end)
 //   <out>/metrics.jsonl          {"kind":"train",...} per iteration, {"kind":"eval",...} at intervals, {"kind":"restore",...}
 //   <out>/eval.json              the last evaluation
+//   <out>/regression-pairs.safetensors  with --regression: the teacher's noise -> sample pairs (made once, reused on --resume)
 //   <out>/checkpoint/            generator, fake score, both optimizers, state.json (and the GAN heads, the average)
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { anchorSigmas } from '../flow/schedule';
 import { ARM_NAMES, type ArmName, distillConfig, type DistillConfig, servedStepCounts } from '../distill/config';
+import { TEACHER_STEPS, TeacherPairs } from '../distill/regression';
 import { type DistillCheckpoint, type IterationMetrics, SenseFlowDistiller } from '../distill/senseflow';
 import { evaluateToy, referenceGuidance, toyTeacherReference } from '../distill/toyEval';
 import { toyTask } from '../distill/toyTask';
@@ -35,6 +37,7 @@ export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [
          [--dmd-shift K (DMD's noise levels shift(u, K), u ~ U(0.02, 0.98); default 3, 1 = uniform)]
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
          [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR] [--ema DECAY|off]
+         [--regression W|off (DMD's regression on the teacher's 50-step noise -> sample pairs; not SenseFlow's)] [--regression-pairs N]
        --steps 0 only measures the starting generator (the teacher's weights, or --init-from's) and writes eval.json`;
 
 export interface DistillOptions {
@@ -73,7 +76,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema', 'regression', 'regression-pairs'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -105,6 +108,17 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   if (ema !== undefined && ema !== 'off') {
     const decay = numberFlag(ema, 'ema', (n) => n >= 0 && n < 1, 'a decay in [0, 1) or "off"')!;
     if (decay > 0) overrides.emaDecay = decay;
+  }
+  // Like --ema: only a weight above 0 enters the settings, so runs without the term keep their resume keys.
+  const regression = v('regression');
+  if (regression !== undefined && regression !== 'off') {
+    const weight = numberFlag(regression, 'regression', (n) => n >= 0, 'a weight >= 0 or "off"')!;
+    if (weight > 0) overrides.regressionWeight = weight;
+  }
+  const pairs = integerAtLeast(v('regression-pairs'), 'regression-pairs', 1);
+  if (pairs !== undefined) {
+    if (overrides.regressionWeight === undefined) throw new UsageError('--regression-pairs needs --regression W (a weight above 0)');
+    overrides.regressionPairs = pairs;
   }
   const ttur = integerAtLeast(v('ttur'), 'ttur', 1);
   if (ttur !== undefined) overrides.fakeStepsPerGeneratorStep = ttur;
@@ -360,6 +374,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   const start = distiller.iteration;
   prepareMetricsLog(metricsPath, start);
   const name = `distill ${options.task} ${options.arm}`;
+  if ((options.config.regressionWeight ?? 0) > 0 && options.steps > start) await prepareRegressionPairs(distiller, options, name);
   const started = performance.now();
   const elapsed = () => priorSeconds + (performance.now() - started) / 1000;
   const deadline = options.maxMinutes === undefined ? Infinity : started + options.maxMinutes * 60_000;
@@ -393,7 +408,8 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
     const t = distiller.iteration;
     if (t % options.logEvery === 0) {
       const rate = windowIterations / ((performance.now() - windowStart) / 1000);
-      const gen = metrics.dmdLoss === undefined ? '' : ` dmd ${metrics.dmdLoss.toExponential(3)}${metrics.isgLoss === undefined ? '' : ` isg ${metrics.isgLoss.toExponential(3)}`}`;
+      const term = (label: string, value: number | undefined) => (value === undefined ? '' : ` ${label} ${value.toExponential(3)}`);
+      const gen = metrics.dmdLoss === undefined ? '' : `${term('dmd', metrics.dmdLoss)}${term('isg', metrics.isgLoss)}${term('reg', metrics.regressionLoss)}`;
       console.log(`[${name}] ${t}/${options.steps} fake ${metrics.fakeLoss.toFixed(4)}${gen} | ${rate.toFixed(2)} it/s, elapsed ${formatDuration(elapsed())}, left ~${formatDuration((options.steps - t) / rate)}`);
       windowStart = performance.now();
       windowIterations = 0;
@@ -407,6 +423,26 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   distiller.dispose();
   dispose();
   return { iterations: distiller.iteration, evaluation: last };
+}
+
+/** The regression term's pairs: read from the run folder, or integrated by the teacher once and stored there. */
+async function prepareRegressionPairs(distiller: SenseFlowDistiller<Module, Kept>, options: DistillOptions, name: string): Promise<void> {
+  const path = join(options.out, 'regression-pairs.safetensors');
+  const shape = distiller.task.sampleShape;
+  if (existsSync(path)) {
+    try {
+      distiller.regressionPairs = TeacherPairs.parse(readBytes(path), options.config, options.seed, shape);
+    } catch (error) {
+      throw new Error(`${path}: ${(error as Error).message}`);
+    }
+    console.log(`[${name}] regression: ${distiller.regressionPairs.chunks * options.config.batch} teacher pairs read from ${path}`);
+    return;
+  }
+  const started = performance.now();
+  const pairs = await distiller.teacherPairs((done, of) => {
+    if (done === of || done % 4 === 0) console.log(`[${name}] regression: teacher pairs ${done * options.config.batch}/${of * options.config.batch} (${TEACHER_STEPS} Euler steps each), ${formatDuration((performance.now() - started) / 1000)}`);
+  });
+  writeFileSync(path, pairs.serialize(shape));
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

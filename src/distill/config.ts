@@ -63,6 +63,14 @@ export interface DistillConfig {
    * Optional so that the settings of runs made before it, and their resume keys, stay what they were.
    */
   emaDecay?: number;
+  /**
+   * Weight of the optional regression term on the teacher's noise -> sample pairs (distill/regression.ts; DMD's, not
+   * SenseFlow's): the student's 1-step sample from a pair's noise against the teacher's 50-step sample. Absent or 0:
+   * off. Optional so that the settings of runs made before it, and their resume keys, stay what they were.
+   */
+  regressionWeight?: number;
+  /** How many pairs the regression term uses (rounded up to whole batches; default 512). */
+  regressionPairs?: number;
 }
 
 export const DEFAULT_DISTILL_CONFIG: Readonly<DistillConfig> = {
@@ -135,6 +143,8 @@ export function checkDistillConfig(c: DistillConfig): void {
   check(Number.isInteger(c.anchorSteps) && c.anchorSteps >= 1 && c.anchorSteps <= 8, `anchorSteps must be an integer in 1..8, got ${c.anchorSteps}`);
   check(finite(c.shift) && c.shift > 0, `shift must be positive, got ${c.shift}`);
   check(c.emaDecay === undefined || (c.emaDecay >= 0 && c.emaDecay < 1), `emaDecay must be in [0, 1) (0: off), got ${c.emaDecay}`);
+  check(c.regressionWeight === undefined || (finite(c.regressionWeight) && c.regressionWeight >= 0), `regressionWeight must be >= 0 (0: off), got ${c.regressionWeight}`);
+  check(c.regressionPairs === undefined || (Number.isInteger(c.regressionPairs) && c.regressionPairs >= 1), `regressionPairs must be an integer >= 1, got ${c.regressionPairs}`);
   if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
 }
 

@@ -16,6 +16,8 @@
 //      G <- AdamW(L_DM + isgWeight L_ISG); then IDA: phi <- lambda phi + (1 - lambda) theta (or toward the teacher,
 //      the pull-to-teacher control arm).
 //      With the GAN term (distill/adversarial.ts) L_G = -(1 - s_i)^2 mean(D(x)) joins the generator's loss with ganWeight.
+//      With regressionWeight > 0 (distill/regression.ts, DMD's term, not SenseFlow's): L_reg = mean((G's 1-step sample
+//      from a teacher pair's noise - the teacher's 50-step sample)^2), a chunk of pairs drawn per generator step.
 //      With emaDecay > 0: ema <- emaDecay ema + (1 - emaDecay) theta (the student that is sampled, evaluated, exported).
 //   3. Fake score step, every iteration: flow matching on sg(x) with s ~ logit-normal(0, 1), no guidance.
 //   4. With the GAN term, the discriminator's hinge step on real renders against sg(x), every iteration.
@@ -41,6 +43,7 @@ import { backward, fromArray, type Kept, noGrad, Tensor, tidy } from '../nn/tens
 import { type DistillConfig, isgApplies, trainingAnchors } from './config';
 import { adversarialGeneratorLoss, discriminate, FeatureDiscriminator, freeze, hingeDiscriminatorLoss } from './adversarial';
 import { dmdGradient, dmdLoss, isgLoss } from './losses';
+import { regressionChunks, regressionLoss, TeacherPairs } from './regression';
 import type { DistillTask } from './task';
 
 /** What one iteration did and measured (host numbers; one JSON line of a run's metrics). */
@@ -61,6 +64,8 @@ export interface IterationMetrics {
   ganLoss?: number;
   discriminatorLoss?: number;
   discriminatorGradNorm?: number;
+  /** With the regression term: L_reg on generator steps. */
+  regressionLoss?: number;
   /** Set when a non-finite value stopped the update and the last good snapshot was restored. */
   restored?: { reason: string; toIteration: number };
 }
@@ -99,6 +104,11 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   /** The generator's moving average (null when emaDecay is 0); it starts as a copy of the generator at the first step. */
   readonly ema: Net | null = null;
   readonly anchors: readonly number[];
+  /**
+   * With regressionWeight > 0: the teacher's noise -> sample pairs. Made on the first step that needs them unless set
+   * before (the CLI stores them in the run folder, so a resumed run does not integrate the teacher again).
+   */
+  regressionPairs: TeacherPairs | null = null;
   /** The next iteration to run. */
   iteration = 0;
   private emaStarted = false;
@@ -144,6 +154,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     if (this.lastGood === null || (t % this.snapshotEvery === 0 && t !== this.lastGood.iteration)) this.lastGood = await this.checkpoint();
     const { config, task, engine } = this;
     const draws = this.draws(t);
+    const regression = (config.regressionWeight ?? 0) > 0 && draws.generatorStep ? await this.teacherPairs() : null;
     const batch = config.batch;
     const noiseSeed = streamSeed(this.seed, t, 2);
     const numel = batch * task.sampleShape.reduce((a, b) => a * b, 1);
@@ -187,16 +198,22 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
         gan = adversarialGeneratorLoss(discriminate(task.adversarial, this.discriminator, x, task.adversarial.text(condition)), (1 - sI) ** 2);
         total = add(total, scale(gan, config.ganWeight));
       }
+      let reg: Tensor | null = null;
+      if (regression) {
+        const s0 = this.anchors[0]!;
+        reg = regressionLoss(task, regression, draws.regressionChunk, (z, c) => x0FromVelocity(z, task.velocity(this.generator, z, this.fill(s0), c), s0));
+        total = add(total, scale(reg, config.regressionWeight!));
+      }
       backward(total);
       const gradientNorm = this.clip(this.generator);
-      return { condition, real, x, readings: [dmd, isg ?? dmd, gradientNorm, mean(norm), gan ?? dmd] };
+      return { condition, real, x, readings: [dmd, isg ?? dmd, gradientNorm, mean(norm), gan ?? dmd, reg ?? dmd] };
     });
     phase1.x.requiresGrad = false; // the fake score trains on sg(x)
     try {
       if (draws.generatorStep) {
-        const [dmd, isg, norm, normaliser, gan] = await readAll(phase1.readings);
-        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, withIsg ? { isgLoss: isg } : {}, this.discriminator ? { ganLoss: gan } : {});
-        if (![dmd, isg, norm, normaliser, gan].every(Number.isFinite)) return await this.recover(metrics, 'generator');
+        const [dmd, isg, norm, normaliser, gan, reg] = await readAll(phase1.readings);
+        Object.assign(metrics, { dmdLoss: dmd, generatorGradNorm: norm, dmdNormaliser: normaliser }, withIsg ? { isgLoss: isg } : {}, this.discriminator ? { ganLoss: gan } : {}, regression ? { regressionLoss: reg } : {});
+        if (![dmd, isg, norm, normaliser, gan, reg].every(Number.isFinite)) return await this.recover(metrics, 'generator');
         this.generatorOptimizer.step();
         this.generatorOptimizer.zeroGrad();
         this.discriminatorOptimizer?.zeroGrad(); // the heads' gradients from L_G are not theirs to follow
@@ -255,6 +272,12 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     });
   }
 
+  /** The regression term's pairs, integrating the teacher for them on first use. */
+  async teacherPairs(onChunk?: (done: number, of: number) => void): Promise<TeacherPairs> {
+    this.regressionPairs ??= await TeacherPairs.generate(this.task, this.config, this.seed, onChunk);
+    return this.regressionPairs;
+  }
+
   /**
    * IDA after a generator step: phi <- lambda phi + (1 - lambda) theta (or toward the frozen teacher in the
    * pull-to-teacher arm); lambda = 1 leaves the fake score alone. The fake score's optimizer moments are untouched.
@@ -278,7 +301,9 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     const sNext = this.anchors[anchorIndex + 1] ?? 0;
     const isgMid = isgMidpoint(sI, sNext, config.isgMargin, random());
     const fakeSigmas = logitNormalSigmas(config.batch, random);
-    return { generatorStep: t % config.fakeStepsPerGeneratorStep === 0, anchorIndex, simulate, guidance, dmdSigmas, isgMid, fakeSigmas };
+    // The regression term's chunk from a stream of its own, so adding the term leaves every other draw as it was.
+    const regressionChunk = Math.floor(mulberry32(streamSeed(this.seed, t, 3))() * regressionChunks(config));
+    return { generatorStep: t % config.fakeStepsPerGeneratorStep === 0, anchorIndex, simulate, guidance, dmdSigmas, isgMid, fakeSigmas, regressionChunk };
   }
 
   /**

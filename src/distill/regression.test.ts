@@ -1,0 +1,115 @@
+// The optional regression term (distill/regression.ts) on a small random toy teacher: the pairs are the teacher's
+// guided Euler samples from their noise (checked against a host Euler loop), L_reg is the mean squared distance of
+// the generator's 1-step sample from that noise to them, the term leaves the iteration's other draws alone, it
+// pulls the 1-step sample toward the teacher's, and stored pairs made for other settings are refused.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RING } from '../data/toy2d';
+import { eulerSigmas } from '../flow/schedule';
+import { Toy2DTeacher } from '../nets/toy2d';
+import type { Engine } from '../nn/engine';
+import { randnReference } from '../nn/ops/random';
+import { allclose, testEngine } from '../nn/testing';
+import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
+import { type DistillConfig, distillConfig } from './config';
+import { pairGuidance, regressionChunks, TEACHER_STEPS, TeacherPairs } from './regression';
+import { SenseFlowDistiller } from './senseflow';
+import { toyTask } from './toyTask';
+
+let engine: Engine;
+let teacher: Toy2DTeacher;
+beforeAll(async () => {
+  engine = await testEngine();
+  teacher = new Toy2DTeacher(engine, { labels: RING.labels.length, hidden: 16, embeddingDim: 8 }, 3);
+});
+
+const config = (overrides: Partial<DistillConfig> = {}) => distillConfig('senseflow', { batch: 8, lr: 1e-2, guidance: [1, 3], fakeStepsPerGeneratorStep: 1, regressionWeight: 1, regressionPairs: 12, ...overrides });
+
+async function read(f: () => Tensor): Promise<Float32Array> {
+  const t = noGrad(engine, () => tidy(engine, f));
+  const data = await t.read();
+  t.dispose();
+  return data;
+}
+
+describe('the regression term on teacher pairs', () => {
+  it("pairs: whole chunks of the batch, each the teacher's guided 50-step Euler sample from the chunk's Philox noise", async () => {
+    const c = config();
+    const task = toyTask(teacher, RING);
+    const pairs = await TeacherPairs.generate(task, c, 4);
+    expect(regressionChunks(c)).toBe(2); // 12 pairs in batches of 8
+    expect(pairs.chunks).toBe(2);
+    expect(pairs.guidance).toBe(2); // the middle of [1, 3]
+    const sigmas = eulerSigmas(TEACHER_STEPS);
+    for (let j = 0; j < pairs.chunks; j++) {
+      allclose(pairs.noise[j]!, randnReference(pairs.chunkSeed(j), 16), { atol: 1e-5, rtol: 1e-5 }, `chunk ${j} noise`);
+      let x = Float32Array.from(pairs.noise[j]!);
+      for (let k = 0; k < TEACHER_STEPS; k++) {
+        const v = await read(() => task.guidedVelocity(fromArray(engine, [8, 2], x), fromArray(engine, [8], new Float32Array(8).fill(sigmas[k]!)), task.batch(pairs.chunkSeed(j), 8).condition, 2));
+        x = x.map((value, i) => value + (sigmas[k + 1]! - sigmas[k]!) * v[i]!);
+      }
+      allclose(pairs.samples[j]!, x, { atol: 1e-4, rtol: 1e-4 }, `chunk ${j} teacher sample`);
+    }
+    expect(pairs.chunkSeed(0)).not.toBe(pairs.chunkSeed(1));
+  });
+
+  it("L_reg is the mean squared distance of the generator's 1-step sample from a pair's noise to the teacher's sample", async () => {
+    const distiller = new SenseFlowDistiller(toyTask(teacher, RING), config(), 6);
+    await distiller.step(); // the generator now differs from the teacher
+    const pairs = await distiller.teacherPairs();
+    const t = distiller.iteration;
+    const j = distiller.draws(t).regressionChunk;
+    const z = pairs.noise[j]!;
+    const v = await read(() => distiller.task.velocity(distiller.generator, fromArray(engine, [8, 2], z), fromArray(engine, [8], new Float32Array(8).fill(1)), distiller.task.batch(pairs.chunkSeed(j), 8).condition));
+    const expected = z.reduce((total, value, i) => total + (value - v[i]! - pairs.samples[j]![i]!) ** 2, 0) / z.length;
+    const metrics = await distiller.step();
+    expect(metrics.generatorStep).toBe(true);
+    expect(metrics.regressionLoss).toBeCloseTo(expected, 5);
+    distiller.dispose();
+  });
+
+  it("changes the generator's update and nothing else the iteration draws; without it no regression loss is reported", async () => {
+    const withTerm = new SenseFlowDistiller(toyTask(teacher, RING), config(), 7);
+    const without = new SenseFlowDistiller(toyTask(teacher, RING), config({ regressionWeight: undefined, regressionPairs: undefined }), 7);
+    for (let t = 0; t < 20; t++) {
+      const { regressionChunk: _a, ...a } = withTerm.draws(t);
+      const { regressionChunk: _b, ...b } = without.draws(t);
+      expect(a).toEqual(b);
+    }
+    const [m1, m2] = [await withTerm.step(), await without.step()];
+    expect(Number.isFinite(m1.regressionLoss)).toBe(true);
+    expect(m2.regressionLoss).toBeUndefined();
+    expect(m1.dmdLoss).toBeCloseTo(m2.dmdLoss!, 6); // the same start, input and draws: only the added term differs
+    const [w1, w2] = [await read(() => withTerm.generator.parameters()[0]!), await read(() => without.generator.parameters()[0]!)];
+    expect(w1.some((value, i) => value !== w2[i])).toBe(true);
+    withTerm.dispose();
+    without.dispose();
+  });
+
+  it("pulls the 1-step sample toward the teacher's: L_reg falls over a short run with a large weight", async () => {
+    const distiller = new SenseFlowDistiller(toyTask(teacher, RING), config({ regressionWeight: 20, regressionPairs: 8, isgWeight: 0 }), 8);
+    const losses: number[] = [];
+    for (let t = 0; t < 40; t++) losses.push((await distiller.step()).regressionLoss!);
+    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(meanOf(losses.slice(-5))).toBeLessThan(0.5 * meanOf(losses.slice(0, 5)));
+    distiller.dispose();
+  });
+
+  it('stored pairs round-trip, and pairs made for another seed, batch, guidance or count are refused with a message', async () => {
+    const c = config();
+    const pairs = await TeacherPairs.generate(toyTask(teacher, RING), c, 4);
+    const bytes = pairs.serialize([2]);
+    const back = TeacherPairs.parse(bytes, c, 4, [2]);
+    expect(back.noise).toEqual(pairs.noise);
+    expect(back.samples).toEqual(pairs.samples);
+    expect(back.guidance).toBe(pairGuidance(c));
+    expect(() => TeacherPairs.parse(bytes, c, 5, [2])).toThrow('the stored teacher pairs were made with seed 4, this run needs 5: delete the file to make them again');
+    expect(() => TeacherPairs.parse(bytes, config({ batch: 4 }), 4, [2])).toThrow('made with batch 8, this run needs 4');
+    expect(() => TeacherPairs.parse(bytes, config({ guidance: [3, 5] }), 4, [2])).toThrow('made with guidance 2, this run needs 4');
+    expect(() => TeacherPairs.parse(bytes, config({ regressionPairs: 24 }), 4, [2])).toThrow('lack noise.2 (3 chunks of 8 expected)');
+  });
+
+  it('checks its settings', () => {
+    expect(() => config({ regressionWeight: -1 })).toThrow('regressionWeight must be >= 0 (0: off), got -1');
+    expect(() => config({ regressionPairs: 0 })).toThrow('regressionPairs must be an integer >= 1, got 0');
+  });
+});
