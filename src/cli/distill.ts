@@ -374,7 +374,7 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   const start = distiller.iteration;
   prepareMetricsLog(metricsPath, start);
   const name = `distill ${options.task} ${options.arm}`;
-  if ((options.config.regressionWeight ?? 0) > 0 && options.steps > start) await prepareRegressionPairs(distiller, options, name);
+  if ((options.config.regressionWeight ?? 0) > 0 && options.steps > start) await prepareRegressionPairs(distiller, options, weights, name);
   const started = performance.now();
   const elapsed = () => priorSeconds + (performance.now() - started) / 1000;
   const deadline = options.maxMinutes === undefined ? Infinity : started + options.maxMinutes * 60_000;
@@ -425,13 +425,16 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
   return { iterations: distiller.iteration, evaluation: last };
 }
 
-/** The regression term's pairs: read from the run folder, or integrated by the teacher once and stored there. */
-async function prepareRegressionPairs(distiller: SenseFlowDistiller<Module, Kept>, options: DistillOptions, name: string): Promise<void> {
+/**
+ * The regression term's pairs: read from the run folder, or integrated by the teacher once and stored there, marked
+ * with the teacher's weights so that a folder reused with another teacher does not train on the old one's samples.
+ */
+async function prepareRegressionPairs(distiller: SenseFlowDistiller<Module, Kept>, options: DistillOptions, weights: TeacherWeights, name: string): Promise<void> {
   const path = join(options.out, 'regression-pairs.safetensors');
   const shape = distiller.task.sampleShape;
   if (existsSync(path)) {
     try {
-      distiller.regressionPairs = TeacherPairs.parse(readBytes(path), options.config, options.seed, shape);
+      distiller.regressionPairs = TeacherPairs.parse(readBytes(path), options.config, options.seed, shape, weights.denoiser);
     } catch (error) {
       throw new Error(`${path}: ${(error as Error).message}`);
     }
@@ -442,7 +445,7 @@ async function prepareRegressionPairs(distiller: SenseFlowDistiller<Module, Kept
   const pairs = await distiller.teacherPairs((done, of) => {
     if (done === of || done % 4 === 0) console.log(`[${name}] regression: teacher pairs ${done * options.config.batch}/${of * options.config.batch} (${TEACHER_STEPS} Euler steps each), ${formatDuration((performance.now() - started) / 1000)}`);
   });
-  writeFileSync(path, pairs.serialize(shape));
+  writeFileSync(path, pairs.serialize(shape, weights.denoiser));
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -94,18 +94,19 @@ describe('the regression term on teacher pairs', () => {
     distiller.dispose();
   });
 
-  it('stored pairs round-trip, and pairs made for another seed, batch, guidance or count are refused with a message', async () => {
+  it('stored pairs round-trip, and pairs made for another teacher, seed, batch, guidance or count are refused with a message', async () => {
     const c = config();
     const pairs = await TeacherPairs.generate(toyTask(teacher, RING), c, 4);
-    const bytes = pairs.serialize([2]);
-    const back = TeacherPairs.parse(bytes, c, 4, [2]);
+    const bytes = pairs.serialize([2], 'teacher-a');
+    const back = TeacherPairs.parse(bytes, c, 4, [2], 'teacher-a');
     expect(back.noise).toEqual(pairs.noise);
     expect(back.samples).toEqual(pairs.samples);
     expect(back.guidance).toBe(pairGuidance(c));
-    expect(() => TeacherPairs.parse(bytes, c, 5, [2])).toThrow('the stored teacher pairs were made with seed 4, this run needs 5: delete the file to make them again');
-    expect(() => TeacherPairs.parse(bytes, config({ batch: 4 }), 4, [2])).toThrow('made with batch 8, this run needs 4');
-    expect(() => TeacherPairs.parse(bytes, config({ guidance: [3, 5] }), 4, [2])).toThrow('made with guidance 2, this run needs 4');
-    expect(() => TeacherPairs.parse(bytes, config({ regressionPairs: 24 }), 4, [2])).toThrow('lack noise.2 (3 chunks of 8 expected)');
+    expect(() => TeacherPairs.parse(bytes, c, 5, [2], 'teacher-a')).toThrow('the stored teacher pairs were made with seed 4, this run needs 5: delete the file to make them again');
+    expect(() => TeacherPairs.parse(bytes, config({ batch: 4 }), 4, [2], 'teacher-a')).toThrow('made with batch 8, this run needs 4');
+    expect(() => TeacherPairs.parse(bytes, config({ guidance: [3, 5] }), 4, [2], 'teacher-a')).toThrow('made with guidance 2, this run needs 4');
+    expect(() => TeacherPairs.parse(bytes, config({ regressionPairs: 24 }), 4, [2], 'teacher-a')).toThrow('lack noise.2 (3 chunks of 8 expected)');
+    expect(() => TeacherPairs.parse(bytes, c, 4, [2], 'teacher-b')).toThrow('made with teacher teacher-a, this run needs teacher-b');
   });
 
   it('checks its settings', () => {

@@ -73,21 +73,24 @@ export class TeacherPairs {
     return new TeacherPairs(seed, batch, guidance, noise, samples);
   }
 
-  /** The pairs as safetensors (noise.j, sample.j; seed, batch and guidance in the metadata). */
-  serialize(sampleShape: readonly number[]): Uint8Array {
+  /**
+   * The pairs as safetensors (noise.j, sample.j; seed, batch, guidance and `teacher`, what identifies the teacher
+   * that integrated them, e.g. its weights' sha256, in the metadata).
+   */
+  serialize(sampleShape: readonly number[], teacher: string): Uint8Array {
     const tensors: Record<string, HostArray> = {};
     const shape = [this.batch, ...sampleShape];
     this.noise.forEach((data, j) => (tensors[`noise.${j}`] = { shape, data }));
     this.samples.forEach((data, j) => (tensors[`sample.${j}`] = { shape, data }));
-    return serializeSafetensors(tensors, { seed: String(this.seed), batch: String(this.batch), guidance: String(this.guidance), teacherSteps: String(TEACHER_STEPS) });
+    return serializeSafetensors(tensors, { seed: String(this.seed), batch: String(this.batch), guidance: String(this.guidance), teacherSteps: String(TEACHER_STEPS), teacher });
   }
 
-  /** Reads what serialize() wrote, refusing pairs made for other settings (a different seed, batch, count or guidance). */
-  static parse(bytes: Uint8Array, config: DistillConfig, seed: number, sampleShape: readonly number[]): TeacherPairs {
+  /** Reads what serialize() wrote, refusing pairs made for other settings (another teacher, seed, batch, count or guidance). */
+  static parse(bytes: Uint8Array, config: DistillConfig, seed: number, sampleShape: readonly number[], teacher: string): TeacherPairs {
     const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
     const { tensors, metadata } = parseSafetensors(bytes);
     const chunks = regressionChunks(config);
-    const expected = { seed: String(seed), batch: String(config.batch), guidance: String(pairGuidance(config)), teacherSteps: String(TEACHER_STEPS) };
+    const expected = { seed: String(seed), batch: String(config.batch), guidance: String(pairGuidance(config)), teacherSteps: String(TEACHER_STEPS), teacher };
     for (const [key, value] of Object.entries(expected)) {
       if (metadata[key] !== value) throw new Error(`the stored teacher pairs were made with ${key} ${metadata[key] ?? '(none)'}, this run needs ${value}: delete the file to make them again`);
     }
