@@ -433,10 +433,12 @@ export function runAnchorsWith<Net extends Module, Condition extends Kept>(
   });
 }
 
+/** Reads scalars back, each tensor once however often it is listed (absent terms stand in as the DMD loss), then frees them. */
 async function readAll(tensors: readonly Tensor[]): Promise<number[]> {
-  const values = await Promise.all(tensors.map((t) => t.item()));
-  for (const t of tensors) t.dispose();
-  return values;
+  const unique = [...new Set(tensors)];
+  const values = new Map(await Promise.all(unique.map(async (t) => [t, await t.item()] as const)));
+  for (const t of unique) t.dispose();
+  return tensors.map((t) => values.get(t)!);
 }
 
 /** Disposes the tensors in a plain object or array (what tidy returned to a caller outside any scope). */
