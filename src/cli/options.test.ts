@@ -33,6 +33,15 @@ describe('parsePretrainOptions', () => {
     expect(parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x']).mixture).toBeUndefined();
     expect(() => parsePretrainOptions(['--seed', '1', '--steps', '2', '--out', 'x', '--mixture', 'spiral'])).toThrow('--mixture must be ring or grid, got "spiral"');
   });
+  it('reads REPA\'s weight and depth (depth 1 unless told; off or absent: none)', () => {
+    const args = ['--seed', '1', '--steps', '2', '--out', 'x'];
+    expect(parsePretrainOptions([...args, '--repa', '0.5']).repa).toEqual({ weight: 0.5, depth: 1 });
+    expect(parsePretrainOptions([...args, '--repa', '1', '--repa-depth', '2']).repa).toEqual({ weight: 1, depth: 2 });
+    expect(parsePretrainOptions([...args, '--repa', 'off']).repa).toBeUndefined();
+    expect(parsePretrainOptions(args).repa).toBeUndefined();
+    expect(() => parsePretrainOptions([...args, '--repa', '0'])).toThrow('--repa must be a positive number, got "0"');
+    expect(() => parsePretrainOptions([...args, '--repa-depth', '2'])).toThrow('--repa-depth needs --repa W');
+  });
   it('reads a time budget in minutes, refusing a non-positive one', () => {
     const options = parsePretrainOptions(['--seed', '1', '--steps', '9', '--out', 'x', '--max-minutes', '6.5']);
     expect(maxSeconds(options)).toBe(390);

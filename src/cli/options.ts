@@ -2,6 +2,7 @@
 // node:util's parseArgs so an unknown or malformed flag is refused with a message that names it.
 import { parseArgs } from 'node:util';
 import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
+import { DEFAULT_REPA } from '../nets/repa';
 
 export interface PretrainOptions {
   seed: number;
@@ -28,6 +29,11 @@ export interface PretrainOptions {
   sigmaShift?: number;
   /** Shapes only: overrides of the denoiser's architecture (nets/dit.ts ShapesDiTConfig), e.g. {"prediction": "x0"}. */
   denoiser?: Record<string, unknown>;
+  /**
+   * Shapes only: REPA (nets/repa.ts), the weight of the alignment of the DiT's tokens after `depth` blocks with the
+   * frozen evaluator's features of the clean image. Absent: off.
+   */
+  repa?: { weight: number; depth: number };
   /** The flags as given (for provenance). */
   argv?: readonly string[];
   /** Wall-clock budget in minutes: checkpoint and stop after the step that crosses it (trainLoop's maxSeconds). */
@@ -39,7 +45,9 @@ export class UsageError extends Error {}
 export const PRETRAIN_USAGE = `usage: npm run pretrain -- shapes|toy2d|evaluator --seed S --steps N --out DIR
          [--batch B] [--adapter llvmpipe|swiftshader|default] [--resume] [--checkpoint-every K] [--log-every K]
          [--lr LR] [--lr-decay constant|cosine] [--sigma-shift K] [--max-minutes M] [--mixture ring|grid (toy2d)] [--init-from DIR (shapes)]
-         [--denoiser JSON (shapes: architecture overrides, e.g. '{"prediction":"x0"}')]`;
+         [--denoiser JSON (shapes: architecture overrides, e.g. '{"prediction":"x0"}')]
+         [--repa W|off [--repa-depth K] (shapes: REPA, align the DiT's tokens after K blocks (default 1) with the
+          evaluator's features of the clean image, weight W (0.5 is REPA's))]`;
 
 function required<T>(value: T | undefined, name: string): T {
   if (value === undefined) throw new UsageError(`--${name} is required`);
@@ -68,6 +76,8 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
         mixture: { type: 'string' },
         'init-from': { type: 'string' },
         denoiser: { type: 'string' },
+        repa: { type: 'string' },
+        'repa-depth': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -107,6 +117,12 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--denoiser must be a JSON object, got "${values.denoiser}"`);
     options.denoiser = parsed as Record<string, unknown>;
+  }
+  const repaDepth = integerAtLeast(values['repa-depth'], 'repa-depth', 0);
+  if (values.repa !== undefined && values.repa !== 'off') {
+    options.repa = { weight: positiveNumberFlag(values.repa, 'repa')!, depth: repaDepth ?? DEFAULT_REPA.depth };
+  } else if (repaDepth !== undefined) {
+    throw new UsageError('--repa-depth needs --repa W (the weight of the alignment)');
   }
   if (values.mixture !== undefined) {
     if (values.mixture !== 'ring' && values.mixture !== 'grid') throw new UsageError(`--mixture must be ring or grid, got "${values.mixture}"`);

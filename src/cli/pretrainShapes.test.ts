@@ -73,6 +73,34 @@ describe('pretrainShapes', () => {
     dit.dispose();
   }, 300_000); // three short runs and 50 sampling steps: ~30 s on llvmpipe, several times that on SwiftShader
 
+  it('--repa trains a projector beside the teacher, checkpoints it, leaves it out of the teacher\'s files, and keys resume on it', async () => {
+    const out = temporary();
+    const repa = { weight: 0.5, depth: 1 };
+    const run = await pretrainShapes(engine, { ...options(2), repa }, { config: TINY, sampleCaptions: [] });
+    const checkpoint = parseSafetensors(readBytes(join(out, 'checkpoint', 'model.safetensors'))).tensors;
+    expect(checkpoint['repaProjector.mlp.fc1.weight']!.shape).toEqual([16, 32]);
+    expect(checkpoint['repaProjector.mlp.fc2.weight']!.shape).toEqual([32, 96]); // the evaluator's width
+    const teacher = parseSafetensors(readBytes(join(out, 'teacher.safetensors'))).tensors;
+    expect(Object.keys(teacher).some((name) => name.includes('repa'))).toBe(false);
+    const written = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).training;
+    expect(written.training.repa).toEqual({ weight: 0.5, depth: 1, evaluator: 'models/evaluator/evaluator.safetensors' });
+    // The projector learned (its last layer starts random and moves) and the loss holds both terms: on step 0 the
+    // flow-matching term is the plain run's (same seed, same initial DiT), so the difference is 0.5 * L_REPA in (0, 1).
+    const lossRows = (dir: string) => readFileSync(join(dir, 'loss.csv'), 'utf8').trim().split('\n').slice(1).map((row) => Number(row.split(',')[1]));
+    temporary();
+    const plain = await pretrainShapes(engine, options(2), { config: TINY, sampleCaptions: [] });
+    const difference = lossRows(out)[0]! - lossRows(dirs.at(-1)!)[0]!;
+    expect(difference).toBeGreaterThan(0);
+    expect(difference).toBeLessThan(1);
+    const initial = new ShapesTextToImage(engine, TINY, 3);
+    initial.addRepaProjector(96, 2 * 3 + 7);
+    expect(Array.from(await run.model.repaProjector!.mlp.fc2.weight.read())).not.toEqual(Array.from(await initial.repaProjector!.mlp.fc2.weight.read()));
+
+    await expect(pretrainShapes(engine, { ...options(4, true), out, repa: { weight: 1, depth: 1 } }, { config: TINY, sampleCaptions: [] })).rejects.toThrow('training');
+    await expect(pretrainShapes(engine, { ...options(4), repa: { weight: 0.5, depth: 2 } }, { config: TINY, sampleCaptions: [] })).rejects.toThrow('--repa-depth 2: the DiT has 1 blocks');
+    for (const m of [run.model, run.ema, plain.model, plain.ema, initial]) m.dispose();
+  }, 300_000);
+
   it('--init-from starts from a run\'s or a bundle\'s weights, counts its steps, and refuses a misfit', async () => {
     const source = temporary();
     const first = await pretrainShapes(engine, options(2), { config: TINY, sampleCaptions: [] });
@@ -104,6 +132,15 @@ describe('pretrainShapes', () => {
     expect(Array.from(await restored.read())).toEqual(Array.from(saved.data));
     fromCheckpoint.dispose();
     other.dispose();
+
+    // A REPA run's stopped checkpoint also holds its projector: a run without REPA takes the teacher's networks alone.
+    temporary();
+    const aligned = await pretrainShapes(engine, { ...options(2), repa: { weight: 0.5, depth: 1 } }, { config: TINY, sampleCaptions: [] });
+    rmSync(join(dirs.at(-1)!, 'config.json'));
+    const plain = new ShapesTextToImage(engine, TINY);
+    readInitialTeacher(dirs.at(-1)!, plain).load(plain);
+    expect(Array.from(await plain.denoiser.final.linear.weight.read())).toEqual(Array.from(await aligned.ema.denoiser.final.linear.weight.read()));
+    for (const m of [plain, aligned.model, aligned.ema]) m.dispose();
 
     // The bundled teacher: its checkpoints load into a default-sized model, byte for byte.
     const model = new ShapesTextToImage(engine);

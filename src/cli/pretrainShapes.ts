@@ -13,6 +13,9 @@ import { makeBatch } from '../data/dataset';
 import { mulberry32 } from '../data/random';
 import { IMAGE_NUMEL } from '../data/render';
 import { noiseTo, flowMatchingLoss } from '../flow/tensors';
+import { type AttributeEvaluator, loadEvaluator } from '../nets/evaluator';
+import { repaLoss, type RepaSettings } from '../nets/repa';
+import { add, scale } from '../nn/ops/elementwise';
 import { shift } from '../flow/schedule';
 import { logitNormalSigmas } from '../flow/timesteps';
 import { SHAPES_DIT_CONFIG } from '../nets/dit';
@@ -22,7 +25,7 @@ import { randn } from '../nn/ops/random';
 import { AdamW } from '../nn/optim';
 import { cloneParameters } from '../nn/params';
 import { loadModule, saveModule } from '../nn/safetensors';
-import { fromArray } from '../nn/tensor';
+import { fromArray, noGrad } from '../nn/tensor';
 import { readBundleManifest } from './bundleParts';
 import { adapterLabel } from './engine';
 import { checkSameRun, readBytes, readCheckpointState, restoreCheckpoint, type TrainingState } from './checkpoint';
@@ -60,8 +63,16 @@ export function withTrainingBatch(state: TrainingState): TrainingState {
   return { ...state, training: { ...state.training, batch: state.batch } };
 }
 
-/** The forward pass and loss of step `step` (inside the training loop's tidy). */
-export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number, sigmaShift = 1) {
+/** REPA during pretraining: the frozen encoder whose clean-image tokens the projector's output is aligned with. */
+export interface RepaTraining extends RepaSettings {
+  evaluator: AttributeEvaluator;
+}
+
+/**
+ * The forward pass and loss of step `step` (inside the training loop's tidy): flow matching, plus with `repa`
+ * weight * repaLoss(P(the DiT's tokens after `depth` blocks), the evaluator's tokens of x0) (nets/repa.ts).
+ */
+export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number, sigmaShift = 1, repa?: RepaTraining) {
   const data = makeBatch(streamSeed(seed, step, 0), batch);
   const random = mulberry32(streamSeed(seed, step, 1));
   const captions = data.captions.map((caption) => (random() < SHAPES_TRAINING.captionDropout ? '' : caption));
@@ -72,8 +83,12 @@ export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: n
   const eps = randn(engine, shape, seed, step * batch * IMAGE_NUMEL);
   const sigma = fromArray(engine, [batch], sigmas, 'f32', 'sigma');
   const text = model.encode(captions);
-  const velocity = model.denoiser.forward(noiseTo(x0, eps, sigma), sigma, text.states, text.mask, text.pooled);
-  return flowMatchingLoss(velocity, x0, eps);
+  if (!repa) return flowMatchingLoss(model.denoiser.forward(noiseTo(x0, eps, sigma), sigma, text.states, text.mask, text.pooled), x0, eps);
+  if (!model.repaProjector) throw new Error('shapesStepLoss: REPA needs the model\'s projector (addRepaProjector)');
+  const { velocity, hidden } = model.denoiser.forwardWithHidden(noiseTo(x0, eps, sigma), sigma, text.states, text.mask, text.pooled, repa.depth);
+  const target = noGrad(engine, () => repa.evaluator.tokenFeatures(x0));
+  const alignment = repaLoss(model.repaProjector.forward(hidden), target);
+  return add(flowMatchingLoss(velocity, x0, eps), scale(alignment, repa.weight));
 }
 
 export interface ShapesExtras {
@@ -81,7 +96,12 @@ export interface ShapesExtras {
   config?: ShapesModelConfig;
   /** Captions of the samples written at the end ([] writes none). */
   sampleCaptions?: readonly string[];
+  /** REPA's encoder weights (default the bundled evaluator). */
+  evaluatorPath?: string;
 }
+
+/** The frozen encoder REPA aligns with: the bundled attribute evaluator. */
+export const EVALUATOR_WEIGHTS = 'models/evaluator/evaluator.safetensors';
 
 export async function pretrainShapes(engine: Engine, options: PretrainOptions, extras: ShapesExtras = {}): Promise<ShapesRun> {
   const base = extras.config ?? { textEncoder: {}, denoiser: {} };
@@ -95,12 +115,24 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
     lr: options.lr ?? SHAPES_TRAINING.lr,
     ...(options.lrDecay === 'cosine' ? { decay: 'cosine' as const } : {}),
     ...(options.sigmaShift !== undefined && options.sigmaShift !== 1 ? { sigmaShift: options.sigmaShift } : {}),
+    // Absent when off, so runs from before REPA keep their identity.
+    ...(options.repa ? { repa: { ...options.repa, evaluator: extras.evaluatorPath ?? EVALUATOR_WEIGHTS } } : {}),
   };
   const schedule: TrainingSchedule = training;
   const { out, seed, steps } = options;
   mkdirSync(out, { recursive: true });
   const model = new ShapesTextToImage(engine, config, seed);
   const ema = new ShapesTextToImage(engine, config, seed);
+  let repa: RepaTraining | undefined;
+  if (options.repa) {
+    const evaluator = loadEvaluator(engine, readFileSync(extras.evaluatorPath ?? EVALUATOR_WEIGHTS));
+    const depth = model.denoiser.config.depth;
+    if (options.repa.depth > depth) throw new Error(`--repa-depth ${options.repa.depth}: the DiT has ${depth} blocks`);
+    if (evaluator.tokens !== model.denoiser.tokens) throw new Error(`REPA: the evaluator has ${evaluator.tokens} tokens, the DiT ${model.denoiser.tokens}; they must share the patch grid`);
+    // The EMA gets one too (same parameter names for the EMA update and checkpoints); the teacher's files leave it out.
+    for (const m of [model, ema]) m.addRepaProjector(evaluator.config.dim, 2 * seed + 7);
+    repa = { ...options.repa, evaluator };
+  }
   cloneParameters(model, ema);
   const optimizer = new AdamW(engine, model, { lr: schedule.lr, weightDecay: 0 });
   const run = { model, ema, optimizer };
@@ -139,7 +171,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
           engine,
           run,
           { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: { ...identity, wallSeconds }, ...schedule, maxSeconds: maxSeconds(options) },
-          (step) => shapesStepLoss(engine, model, seed, step, batch, options.sigmaShift ?? 1),
+          (step) => shapesStepLoss(engine, model, seed, step, batch, options.sigmaShift ?? 1, repa),
         );
 
   // steps = what the weights have seen (fewer than asked when --max-minutes stopped the run).
@@ -162,6 +194,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
       `${summary.skipped} skipped; wrote ${join(out, 'teacher.safetensors')}, ${join(out, 'text-encoder.safetensors')}, ${grid}`,
   );
   optimizer.dispose();
+  repa?.evaluator.dispose();
   return { model, ema, summary };
 }
 
@@ -217,7 +250,8 @@ export function readInitialTeacher(dir: string, model: ShapesTextToImage): Initi
       steps: state.step + (state.initialisedFrom?.steps ?? 0),
       wallSeconds: (state.wallSeconds ?? 0) + (state.initialisedFrom?.wallSeconds ?? 0),
     };
-    load = (target) => loadModule(target, readBytes(ema));
+    // The teacher's networks only: a REPA run's checkpoint also holds its projector, and this run may have its own.
+    load = (target) => loadModule(target.teacherNetworks(), readBytes(ema), { strict: false });
   } else {
     throw new Error(`--init-from ${dir}: no manifest.json (a bundle), config.json (a finished pretraining run) or checkpoint/ (a stopped one) there`);
   }

@@ -5,6 +5,7 @@ import { sampleEuler } from '../flow/tensors';
 import { cfgCombine } from '../flow/tensors';
 import { eulerSigmas } from '../flow/schedule';
 import { ShapesDiT, type ShapesDiTConfig } from '../nets/dit';
+import { RepaProjector } from '../nets/repa';
 import { TextEncoder, type TextEncoderConfig } from '../nets/textEncoder';
 import type { Engine } from '../nn/engine';
 import { Module } from '../nn/module';
@@ -21,10 +22,25 @@ export interface ShapesModelConfig {
 export class ShapesTextToImage extends Module {
   readonly textEncoder: TextEncoder;
   readonly denoiser: ShapesDiT;
+  /** REPA's projector while pretraining with --repa (nets/repa.ts): trained and checkpointed, not part of the teacher's files. */
+  repaProjector: RepaProjector | null = null;
+
   constructor(engine: Engine, config: ShapesModelConfig = { textEncoder: {}, denoiser: {} }, seed = 0) {
     super(engine);
     this.textEncoder = this.child('textEncoder', new TextEncoder(engine, config.textEncoder, 2 * seed));
     this.denoiser = this.child('denoiser', new ShapesDiT(engine, config.denoiser, 2 * seed + 1));
+  }
+
+  /** Adds REPA's projector (parameters `repaProjector.*`) onto features of width `targetDim`; once. */
+  addRepaProjector(targetDim: number, seed: number): RepaProjector {
+    if (this.repaProjector) throw new Error('ShapesTextToImage: the REPA projector is already there');
+    this.repaProjector = this.child('repaProjector', new RepaProjector(this.engine, this.denoiser.config.dim, targetDim, 2 * this.denoiser.config.dim, seed));
+    return this.repaProjector;
+  }
+
+  /** The text encoder and the denoiser alone (what a teacher's weights are), sharing this module's parameters. */
+  teacherNetworks(): Module {
+    return new TeacherNetworks(this);
   }
 
   /** Text states and tokens of captions, for the denoiser. */
@@ -35,6 +51,14 @@ export class ShapesTextToImage extends Module {
     const mask = fromArray(this.engine, [captions.length, maxLength], tokens.attentionMask, 'f32', 'attention_mask');
     const { lastHiddenState, pooled } = this.textEncoder.forward(ids, mask);
     return { states: lastHiddenState, mask, pooled };
+  }
+}
+
+class TeacherNetworks extends Module {
+  constructor(model: ShapesTextToImage) {
+    super(model.engine);
+    this.child('textEncoder', model.textEncoder);
+    this.child('denoiser', model.denoiser);
   }
 }
 

@@ -130,7 +130,16 @@ export class ShapesDiT extends Module {
    * pooled [B, contextDim] -> velocity [B, C, H, W].
    */
   forward(sample: Tensor, sigma: Tensor, states: Tensor, mask: Tensor, pooled: Tensor): Tensor {
+    return this.forwardWithHidden(sample, sigma, states, mask, pooled).velocity;
+  }
+
+  /**
+   * forward, and the tokens [B, T, dim] after the first `afterBlock` blocks (0: the patch embedding plus positions;
+   * absent: after the last block), what REPA aligns (nets/repa.ts).
+   */
+  forwardWithHidden(sample: Tensor, sigma: Tensor, states: Tensor, mask: Tensor, pooled: Tensor, afterBlock = this.blocks.length): { velocity: Tensor; hidden: Tensor } {
     const { channels, imageSize, patchSize, contextDim } = this.config;
+    if (!Number.isInteger(afterBlock) || afterBlock < 0 || afterBlock > this.blocks.length) throw new Error(`ShapesDiT: afterBlock must be an integer in 0..${this.blocks.length}, got ${afterBlock}`);
     const batch = sample.shape[0]!;
     const expect = (t: Tensor, name: string, shape: readonly number[]) => {
       const ok = t.dtype === 'f32' && t.rank === shape.length && shape.every((d, i) => d < 0 || t.shape[i] === d);
@@ -144,11 +153,15 @@ export class ShapesDiT extends Module {
 
     let x = add(this.patchEmbed.forward(patchify(sample, patchSize)), this.positionEmbedding);
     const c = add(this.time.forward(sigma), this.textProjection.forward(pooled));
-    for (const block of this.blocks) x = block.forward(x, c, states, mask);
+    let hidden = x;
+    this.blocks.forEach((block, i) => {
+      x = block.forward(x, c, states, mask);
+      if (i + 1 === afterBlock) hidden = x;
+    });
     const out = unpatchify(this.final.forward(x, c), patchSize, channels, imageSize, imageSize);
-    if (this.config.prediction !== 'x0') return out;
+    if (this.config.prediction !== 'x0') return { velocity: out, hidden };
     // v = (x_s - x0_hat) / max(s, floor): exact for s above the floor, x0_hat = x_s - s v.
     const inverse = reciprocal(sigma, this.config.x0SigmaFloor ?? DEFAULT_X0_SIGMA_FLOOR);
-    return mul(sub(sample, out), reshape(inverse, [batch, 1, 1, 1]));
+    return { velocity: mul(sub(sample, out), reshape(inverse, [batch, 1, 1, 1])), hidden };
   }
 }

@@ -113,16 +113,24 @@ export class AttributeEvaluator extends Module {
     return out;
   }
 
+  /**
+   * The per-patch states after the final norm, [B, tokens, dim] (`features` is their mean): the target REPA aligns
+   * the teacher's hidden tokens with (nets/repa.ts). No shape check: forward's.
+   */
+  tokenFeatures(image: Tensor): Tensor {
+    let x = add(this.patchEmbed.forward(patchify(image, this.config.patchSize)), this.positionEmbedding);
+    for (const layer of this.layers) x = layer.forward(x);
+    return this.finalNorm.forward(x);
+  }
+
   /** image [B, 3, 32, 32] in [-1, 1] -> the features and every head's logits (see the header). */
   forward(image: Tensor): EvaluatorOutput {
-    const { imageSize, channels, patchSize } = this.config;
+    const { imageSize, channels } = this.config;
     const [batch, ...rest] = image.shape;
     if (image.rank !== 4 || rest[0] !== channels || rest[1] !== imageSize || rest[2] !== imageSize) {
       throw new Error(`AttributeEvaluator: image must be [batch, ${channels}, ${imageSize}, ${imageSize}], got ${image.describe()}`);
     }
-    let x = add(this.patchEmbed.forward(patchify(image, patchSize)), this.positionEmbedding);
-    for (const layer of this.layers) x = layer.forward(x);
-    const features = mean(this.finalNorm.forward(x), 1);
+    const features = mean(this.tokenFeatures(image), 1);
     const slotLogits = (name: SlotHeadName) => reshape(this.heads[name].forward(features), [batch!, SLOT_COUNT, HEAD_CLASSES[name]]);
     return {
       features,
