@@ -101,7 +101,8 @@ export function loadTeacherRun(engine: Engine, run: string, checkpoint?: 'ema' |
   if (checkpoint) {
     const state = JSON.parse(readFileSync(join(run, 'checkpoint', 'state.json'), 'utf8')) as { config: ShapesModelConfig; step: number };
     const model = new ShapesTextToImage(engine, state.config);
-    loadModule(model, readBytes(join(run, 'checkpoint', checkpoint === 'raw' ? 'model.safetensors' : 'ema.safetensors')));
+    // The teacher's networks only: a --repa run's checkpoint also holds REPA's projector, which sampling does not use.
+    loadModule(model.teacherNetworks(), readBytes(join(run, 'checkpoint', checkpoint === 'raw' ? 'model.safetensors' : 'ema.safetensors')), { strict: false });
     console.log(`[measure] ${run}: checkpoint of step ${state.step} (${checkpoint === 'raw' ? 'current weights' : 'EMA'})`);
     return model;
   }

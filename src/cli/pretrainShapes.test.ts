@@ -10,6 +10,7 @@ import { loadModule, parseSafetensors } from '../nn/safetensors';
 import { testEngine } from '../nn/testing';
 import { readBytes } from './checkpoint';
 import type { PretrainOptions } from './options';
+import { loadTeacherRun } from './measure';
 import { pretrainShapes, readInitialTeacher } from './pretrainShapes';
 import { ShapesTextToImage } from './shapesModel';
 
@@ -82,6 +83,10 @@ describe('pretrainShapes', () => {
     expect(checkpoint['repaProjector.mlp.fc2.weight']!.shape).toEqual([32, 96]); // the evaluator's width
     const teacher = parseSafetensors(readBytes(join(out, 'teacher.safetensors'))).tensors;
     expect(Object.keys(teacher).some((name) => name.includes('repa'))).toBe(false);
+    // `npm run measure -- --checkpoint` samples a REPA run's checkpoint: the teacher's networks, the projector ignored.
+    const measured = loadTeacherRun(engine, out, 'ema');
+    expect(Array.from(await measured.denoiser.final.linear.weight.read())).toEqual(Array.from(await run.ema.denoiser.final.linear.weight.read()));
+    measured.dispose();
     const written = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).training;
     expect(written.training.repa).toEqual({ weight: 0.5, depth: 1, evaluator: 'models/evaluator/evaluator.safetensors' });
     // The projector learned (its last layer starts random and moves) and the loss holds both terms: on step 0 the
