@@ -209,7 +209,7 @@ describe.skipIf(!existsSync(join(TEACHER_DIR, 'manifest.json')) || !existsSync(j
     expect(results.seeds).toMatchObject({ first: EVAL_NOISE_SEED, last: EVAL_NOISE_SEED + 3 });
     const captions = makeBatch(TEACHER_CAPTIONS_SEED, 4).captions;
     expect(results.images.map((i: { caption: string; seed: number }) => [i.caption, i.seed])).toEqual(captions.map((c, i) => [c, EVAL_NOISE_SEED + i]));
-    expect(results.teacher).toMatchObject({ name: 'shapes-teacher', sha256: denoiserSha, sampling: { steps: 4, sampler: 'euler', guidance: 4, provider: 'wasm' }, cache: { status: 'miss' } });
+    expect(results.teacher).toMatchObject({ name: 'shapes-teacher', sha256: denoiserSha, sampling: { steps: 4, sampler: 'euler', guidance: 4, provider: 'wasm' }, cache: { status: 'miss', timedImages: 4 } });
     expect(results.teacher.cache.key).toMatchObject({ steps: 4, captions: { count: 4 }, seeds: { count: 4, first: EVAL_NOISE_SEED } });
     expect(existsSync(results.teacher.cache.path)).toBe(true);
     expect(results.reference.real).toMatchObject({ count: 16, cache: { status: 'miss' } });
@@ -224,6 +224,8 @@ describe.skipIf(!existsSync(join(TEACHER_DIR, 'manifest.json')) || !existsSync(j
     expect(await quietly(['--model', TEACHER_DIR, '--steps', '4', '--sampler', 'euler', ...common(), '--out', out])).toBe(0);
     const results = JSON.parse(readFileSync(out, 'utf8'));
     expect(results.teacher.cache.status).toBe('hit');
+    // Its timing is this run's: 4 images re-generated (all of them here; TIMING_IMAGES on a larger evaluation).
+    expect(results.teacher.cache.timedImages).toBe(4);
     expect(results.reference.real.cache.status).toBe('hit');
     expect(results.metrics.fdTeacher).toBeLessThan(1e-6);
     expect(results.metrics.promptAccuracy).toBe(results.teacher.promptAccuracy);

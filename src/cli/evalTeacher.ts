@@ -3,7 +3,8 @@
 // count * steps * 2 denoiser rows (about 3 s an image on two busy cores), so the evaluator's readings are cached in a
 // JSON file keyed by everything they depend on: the teacher's files (sha256), the sampler settings, the captions, the
 // seeds, the evaluator's weights and the pixel format (not the adapter the evaluator ran on: its readings agree
-// across adapters to float rounding). A cache whose key differs is recomputed and overwritten.
+// across adapters to float rounding). A cache whose key differs is recomputed and overwritten. Timings are not taken
+// from the cache: a hit re-generates a few images to time the teacher in this run (TeacherCacheUse.timedImages).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -57,7 +58,16 @@ export interface TeacherCacheUse {
   path: string;
   /** 'hit': read from the file; 'miss': no file; 'stale': a file with another key, overwritten. */
   status: 'hit' | 'miss' | 'stale';
+  /**
+   * How many of the teacher's images the reported timings come from, generated in this run: all of them on a miss;
+   * on a hit the first few again (TIMING_IMAGES, or one call of --batch), so the teacher's ms per image is measured
+   * beside the model's on the same machine under the same load, not read from whichever run filled the cache.
+   */
+  timedImages: number;
 }
+
+/** Teacher images re-generated on a cache hit to time it (one 50-step image is ~0.4 s on llvmpipe). */
+export const TIMING_IMAGES = 8;
 
 export function teacherCacheKey(bundle: LoadedBundle, captions: readonly string[], seeds: readonly number[], steps: number, evaluatorSha256: string): TeacherCacheKey {
   const { manifest } = bundle;
@@ -130,8 +140,10 @@ export async function teacherReference(
   const path = run.cachePath ?? defaultTeacherCachePath(run.cacheDir, key);
   const cached = readTeacherCache(path, key);
   if (cached.reference) {
-    log(`teacher reference from ${path}`);
-    return { reference: cached.reference, cache: { path, status: 'hit' } };
+    const n = Math.min(run.captions.length, Math.max(TIMING_IMAGES, run.batch ?? 1));
+    log(`teacher reference from ${path}; timing the teacher on ${n} of its images`);
+    const timed = await generateForCaptions(ort, teacher, run.captions.slice(0, n), run.seeds.slice(0, n), { steps: run.steps, sampler: 'euler', batch: run.batch ?? 1 }, log);
+    return { reference: { ...cached.reference, timings: timed.timings }, cache: { path, status: 'hit', timedImages: n } };
   }
   log(`teacher reference: ${cached.stale ? `${path} was made for other settings; ` : ''}generating ${run.captions.length} images at ${run.steps} Euler steps`);
   const generated = await generateForCaptions(ort, teacher, run.captions, run.seeds, { steps: run.steps, sampler: 'euler', batch: run.batch ?? 1 }, log);
@@ -150,5 +162,5 @@ export async function teacherReference(
   };
   writeTeacherCache(path, reference);
   log(`teacher reference cached in ${path}`);
-  return { reference, cache: { path, status: cached.stale ? 'stale' : 'miss' } };
+  return { reference, cache: { path, status: cached.stale ? 'stale' : 'miss', timedImages: run.captions.length } };
 }

@@ -27,7 +27,7 @@
 // update, restores the last good snapshot (weights and optimizer state, taken every `snapshotEvery` iterations) and
 // reports it in the iteration's metrics; the run goes on from the next iteration.
 import { mulberry32, streamSeed } from '../data/random';
-import { shift } from '../flow/schedule';
+import { nextAnchor, shift } from '../flow/schedule';
 import { eulerStep, flowMatchingLoss, noiseTo, x0FromVelocity } from '../flow/tensors';
 import { logitNormalSigmas } from '../flow/timesteps';
 import type { Engine } from '../nn/engine';
@@ -159,7 +159,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     const noiseSeed = streamSeed(this.seed, t, 2);
     const numel = batch * task.sampleShape.reduce((a, b) => a * b, 1);
     const sI = this.anchors[draws.anchorIndex]!;
-    const sNext = this.anchors[draws.anchorIndex + 1] ?? 0;
+    const sNext = nextAnchor(this.anchors, draws.anchorIndex);
     const withIsg = isgApplies(config, draws.anchorIndex);
     const metrics: IterationMetrics = { iteration: t, generatorStep: draws.generatorStep, anchorIndex: draws.anchorIndex, backwardSimulated: draws.simulate, guidance: draws.guidance, fakeLoss: NaN, fakeGradNorm: NaN };
 
@@ -298,7 +298,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
     const [lo, hi] = config.dmdSigmaRange;
     const dmdSigmas = Float32Array.from({ length: config.batch }, () => shift(lo + (hi - lo) * random(), config.dmdShift));
     const sI = this.anchors[anchorIndex]!;
-    const sNext = this.anchors[anchorIndex + 1] ?? 0;
+    const sNext = nextAnchor(this.anchors, anchorIndex);
     const isgMid = isgMidpoint(sI, sNext, config.isgMargin, random());
     const fakeSigmas = logitNormalSigmas(config.batch, random);
     // The regression term's chunk from a stream of its own, so adding the term leaves every other draw as it was.
