@@ -88,7 +88,7 @@ describe('pretrainShapes', () => {
     expect(Array.from(await measured.denoiser.final.linear.weight.read())).toEqual(Array.from(await run.ema.denoiser.final.linear.weight.read()));
     measured.dispose();
     const written = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).training;
-    expect(written.training.repa).toEqual({ weight: 0.5, depth: 1, evaluator: 'models/evaluator/evaluator.safetensors' });
+    expect(written.training.repa).toEqual({ weight: 0.5, depth: 1, evaluator: { path: 'models/evaluator/evaluator.safetensors', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     // The projector learned (its last layer starts random and moves) and the loss holds both terms: on step 0 the
     // flow-matching term is the plain run's (same seed, same initial DiT), so the difference is 0.5 * L_REPA in (0, 1).
     const lossRows = (dir: string) => readFileSync(join(dir, 'loss.csv'), 'utf8').trim().split('\n').slice(1).map((row) => Number(row.split(',')[1]));

@@ -4,6 +4,7 @@
 //                       (caption dropout: the model also learns the unconditional velocity CFG needs)
 //   s ~ logit-normal(0, 1) per sample;  eps = Philox N(0, 1) at stream offset t * batch * 3072
 //   loss = mean((v_theta((1 - s) x0 + s eps, s, text) - (eps - x0))^2)
+//          [+ W * (1 - corr(P(the DiT's tokens after K blocks), the evaluator's tokens of x0)) with --repa W: nets/repa.ts]
 // AdamW (lr 3e-4 after 100 warm-up steps, no weight decay), EMA 0.999 (with warm-up, see trainLoop.ts).
 // Writes <out>/teacher.safetensors and <out>/text-encoder.safetensors (the EMA weights, named as docs/NETS.md),
 // <out>/config.json, <out>/loss.csv, <out>/samples.png, and <out>/checkpoint/ for --resume.
@@ -28,6 +29,7 @@ import { loadModule, saveModule } from '../nn/safetensors';
 import { fromArray, noGrad } from '../nn/tensor';
 import { readBundleManifest } from './bundleParts';
 import { adapterLabel } from './engine';
+import { sha256 } from './evalTeacher';
 import { checkSameRun, readBytes, readCheckpointState, restoreCheckpoint, type TrainingState } from './checkpoint';
 import { writeImageGrid } from './imageGrid';
 import { checkpointSpacing, maxSeconds, type PretrainOptions } from './options';
@@ -108,6 +110,13 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   const config = options.denoiser ? { ...base, denoiser: { ...base.denoiser, ...options.denoiser } } : base;
   const sampleCaptions = extras.sampleCaptions ?? SAMPLE_CAPTIONS;
   const batch = options.batch ?? SHAPES_TRAINING.batch;
+  // REPA's encoder, read (and its settings checked) before any network is built. Its weights' sha256 joins the run's
+  // identity (absent when off, so runs from before REPA keep theirs): a resume against another evaluator is refused.
+  const evaluatorPath = extras.evaluatorPath ?? EVALUATOR_WEIGHTS;
+  const evaluatorBytes = options.repa ? readFileSync(evaluatorPath) : null;
+  const blocks = { ...SHAPES_DIT_CONFIG, ...config.denoiser }.depth;
+  if (options.repa && options.repa.depth > blocks) throw new Error(`--repa-depth ${options.repa.depth}: the DiT has ${blocks} blocks`);
+  const repaIdentity = options.repa ? { ...options.repa, evaluator: { path: evaluatorPath, sha256: sha256(evaluatorBytes!) } } : null;
   // Overrides keep SHAPES_TRAINING's key order, so a default run's identity (checked on --resume) is unchanged.
   const training = {
     ...SHAPES_TRAINING,
@@ -115,8 +124,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
     lr: options.lr ?? SHAPES_TRAINING.lr,
     ...(options.lrDecay === 'cosine' ? { decay: 'cosine' as const } : {}),
     ...(options.sigmaShift !== undefined && options.sigmaShift !== 1 ? { sigmaShift: options.sigmaShift } : {}),
-    // Absent when off, so runs from before REPA keep their identity.
-    ...(options.repa ? { repa: { ...options.repa, evaluator: extras.evaluatorPath ?? EVALUATOR_WEIGHTS } } : {}),
+    ...(repaIdentity ? { repa: repaIdentity } : {}),
   };
   const schedule: TrainingSchedule = training;
   const { out, seed, steps } = options;
@@ -125,9 +133,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
   const ema = new ShapesTextToImage(engine, config, seed);
   let repa: RepaTraining | undefined;
   if (options.repa) {
-    const evaluator = loadEvaluator(engine, readFileSync(extras.evaluatorPath ?? EVALUATOR_WEIGHTS));
-    const depth = model.denoiser.config.depth;
-    if (options.repa.depth > depth) throw new Error(`--repa-depth ${options.repa.depth}: the DiT has ${depth} blocks`);
+    const evaluator = loadEvaluator(engine, evaluatorBytes!);
     if (evaluator.tokens !== model.denoiser.tokens) throw new Error(`REPA: the evaluator has ${evaluator.tokens} tokens, the DiT ${model.denoiser.tokens}; they must share the patch grid`);
     // The EMA gets one too (same parameter names for the EMA update and checkpoints); the teacher's files leave it out.
     for (const m of [model, ema]) m.addRepaProjector(evaluator.config.dim, 2 * seed + 7);
