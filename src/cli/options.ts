@@ -2,7 +2,7 @@
 // node:util's parseArgs so an unknown or malformed flag is refused with a message that names it.
 import { parseArgs } from 'node:util';
 import { NODE_ADAPTER_KINDS, type NodeAdapterKind } from '../gpu/node';
-import { DEFAULT_REPA } from '../nets/repa';
+import { DEFAULT_REPA_DEPTH } from '../nets/repa';
 
 export interface PretrainOptions {
   seed: number;
@@ -120,7 +120,7 @@ export function parsePretrainOptions(argv: readonly string[]): PretrainOptions {
   }
   const repaDepth = integerAtLeast(values['repa-depth'], 'repa-depth', 0);
   if (values.repa !== undefined && values.repa !== 'off') {
-    options.repa = { weight: positiveNumberFlag(values.repa, 'repa')!, depth: repaDepth ?? DEFAULT_REPA.depth };
+    options.repa = { weight: positiveNumberFlag(values.repa, 'repa')!, depth: repaDepth ?? DEFAULT_REPA_DEPTH };
   } else if (repaDepth !== undefined) {
     throw new UsageError('--repa-depth needs --repa W (the weight of the alignment)');
   }

@@ -34,7 +34,7 @@ export class ShapesTextToImage extends Module {
   /** Adds REPA's projector (parameters `repaProjector.*`) onto features of width `targetDim`; once. */
   addRepaProjector(targetDim: number, seed: number): RepaProjector {
     if (this.repaProjector) throw new Error('ShapesTextToImage: the REPA projector is already there');
-    this.repaProjector = this.child('repaProjector', new RepaProjector(this.engine, this.denoiser.config.dim, targetDim, 2 * this.denoiser.config.dim, seed));
+    this.repaProjector = this.child('repaProjector', new RepaProjector(this.engine, this.denoiser.config.dim, targetDim, seed));
     return this.repaProjector;
   }
 

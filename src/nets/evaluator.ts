@@ -103,8 +103,7 @@ export class AttributeEvaluator extends Module {
    * final norm, i.e. `features`): [B, dim] each, layers + 1 of them. The GAN term's heads read these.
    */
   layerFeatures(image: Tensor): Tensor[] {
-    const { patchSize } = this.config;
-    let x = add(this.patchEmbed.forward(patchify(image, patchSize)), this.positionEmbedding);
+    let x = this.embed(image);
     const out = [mean(x, 1)];
     this.layers.forEach((layer, i) => {
       x = layer.forward(x);
@@ -118,9 +117,14 @@ export class AttributeEvaluator extends Module {
    * the teacher's hidden tokens with (nets/repa.ts). No shape check: forward's.
    */
   tokenFeatures(image: Tensor): Tensor {
-    let x = add(this.patchEmbed.forward(patchify(image, this.config.patchSize)), this.positionEmbedding);
+    let x = this.embed(image);
     for (const layer of this.layers) x = layer.forward(x);
     return this.finalNorm.forward(x);
+  }
+
+  /** The patch tokens plus the position embedding: [B, tokens, dim]. */
+  private embed(image: Tensor): Tensor {
+    return add(this.patchEmbed.forward(patchify(image, this.config.patchSize)), this.positionEmbedding);
   }
 
   /** image [B, 3, 32, 32] in [-1, 1] -> the features and every head's logits (see the header). */

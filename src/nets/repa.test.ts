@@ -149,7 +149,7 @@ describe('the states REPA reads', () => {
   });
 
   it('RepaProjector maps [B, T, dim] to [B, T, targetDim] with parameters under mlp.*', () => {
-    const projector = new RepaProjector(engine, 16, 96, 32, 1);
+    const projector = new RepaProjector(engine, 16, 96, 1, 32);
     expect(projector.namedParameters().map(([name, t]) => `${name} ${t.shape.join('x')}`)).toEqual([
       'mlp.fc1.weight 16x32',
       'mlp.fc1.bias 32',

@@ -30,12 +30,13 @@ export interface RepaSettings {
   depth: number;
 }
 
-export const DEFAULT_REPA: Readonly<RepaSettings> = { weight: 0.5, depth: 1 };
+/** The blocks before the aligned tokens unless --repa-depth says otherwise (REPA's weight has no default here: --repa W). */
+export const DEFAULT_REPA_DEPTH = 1;
 
 /** The projector of the DiT's hidden tokens onto the encoder's feature space: [B, T, dim] -> [B, T, targetDim]. */
 export class RepaProjector extends Module {
   readonly mlp: MLP;
-  constructor(engine: Engine, readonly dim: number, readonly targetDim: number, hidden = 2 * dim, seed = 0) {
+  constructor(engine: Engine, readonly dim: number, readonly targetDim: number, seed = 0, hidden = 2 * dim) {
     super(engine);
     this.mlp = this.child('mlp', new MLP(engine, dim, hidden, targetDim, 'silu', seed));
   }
