@@ -97,6 +97,17 @@ describe('pretrainShapes', () => {
     const difference = lossRows(out)[0]! - lossRows(dirs.at(-1)!)[0]!;
     expect(difference).toBeGreaterThan(0);
     expect(difference).toBeLessThan(1);
+    // loss.csv logs the two terms: step 0's fm is the plain run's loss, and loss = fm + 0.5 repa on every row.
+    const [header, ...rows] = readFileSync(join(out, 'loss.csv'), 'utf8').trim().split('\n');
+    expect(header).toBe('step,loss,lr,fm,repa');
+    const [, loss, , fm, alignment] = rows[0]!.split(',').map(Number);
+    expect(fm).toBeCloseTo(lossRows(dirs.at(-1)!)[0]!, 5);
+    for (const row of rows) {
+      const [, l, , f, r] = row.split(',').map(Number);
+      expect(l).toBeCloseTo(f! + 0.5 * r!, 5);
+    }
+    expect(loss! - fm!).toBeCloseTo(difference, 5);
+    expect(alignment).toBeGreaterThan(0);
     const initial = new ShapesTextToImage(engine, TINY, 3);
     initial.addRepaProjector(96, 2 * 3 + 7);
     expect(Array.from(await run.model.repaProjector!.mlp.fc2.weight.read())).not.toEqual(Array.from(await initial.repaProjector!.mlp.fc2.weight.read()));

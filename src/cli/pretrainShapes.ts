@@ -7,7 +7,8 @@
 //          [+ W * (1 - corr(P(the DiT's tokens after K blocks), the evaluator's tokens of x0)) with --repa W: nets/repa.ts]
 // AdamW (lr 3e-4 after 100 warm-up steps, no weight decay), EMA 0.999 (with warm-up, see trainLoop.ts).
 // Writes <out>/teacher.safetensors and <out>/text-encoder.safetensors (the EMA weights, named as docs/NETS.md),
-// <out>/config.json, <out>/loss.csv, <out>/samples.png, and <out>/checkpoint/ for --resume.
+// <out>/config.json, <out>/loss.csv (step,loss,lr; with --repa also fm,repa: the two terms, REPA's before its weight),
+// <out>/samples.png, and <out>/checkpoint/ for --resume.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBatch } from '../data/dataset';
@@ -26,7 +27,7 @@ import { randn } from '../nn/ops/random';
 import { AdamW } from '../nn/optim';
 import { cloneParameters } from '../nn/params';
 import { loadModule, saveModule } from '../nn/safetensors';
-import { fromArray, noGrad } from '../nn/tensor';
+import { fromArray, noGrad, type Tensor } from '../nn/tensor';
 import { readBundleManifest } from './bundleParts';
 import { adapterLabel } from './engine';
 import { sha256 } from './evalTeacher';
@@ -34,7 +35,7 @@ import { checkSameRun, readBytes, readCheckpointState, restoreCheckpoint, type T
 import { writeImageGrid } from './imageGrid';
 import { checkpointSpacing, maxSeconds, type PretrainOptions } from './options';
 import { sampleShapes, type ShapesModelConfig, ShapesTextToImage } from './shapesModel';
-import { formatDuration, type LoopSummary, streamSeed, trainLoop, type TrainingSchedule } from './trainLoop';
+import { formatDuration, type LoopSummary, type StepLoss, streamSeed, trainLoop, type TrainingSchedule } from './trainLoop';
 
 export const SHAPES_TRAINING = { batch: 32, lr: 3e-4, warmupSteps: 100, emaDecay: 0.999, captionDropout: 0.1 } as const;
 
@@ -72,9 +73,12 @@ export interface RepaTraining extends RepaSettings {
 
 /**
  * The forward pass and loss of step `step` (inside the training loop's tidy): flow matching, plus with `repa`
- * weight * repaLoss(P(the DiT's tokens after `depth` blocks), the evaluator's tokens of x0) (nets/repa.ts).
+ * weight * repaLoss(P(the DiT's tokens after `depth` blocks), the evaluator's tokens of x0) (nets/repa.ts), the two
+ * parts returned beside their sum for the log (REPA_LOSS_PARTS).
  */
-export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number, sigmaShift = 1, repa?: RepaTraining) {
+export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number, sigmaShift?: number): Tensor;
+export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number, sigmaShift: number, repa: RepaTraining | undefined): Tensor | StepLoss;
+export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: number, step: number, batch: number, sigmaShift = 1, repa?: RepaTraining): Tensor | StepLoss {
   const data = makeBatch(streamSeed(seed, step, 0), batch);
   const random = mulberry32(streamSeed(seed, step, 1));
   const captions = data.captions.map((caption) => (random() < SHAPES_TRAINING.captionDropout ? '' : caption));
@@ -90,8 +94,12 @@ export function shapesStepLoss(engine: Engine, model: ShapesTextToImage, seed: n
   const { velocity, hidden } = model.denoiser.forwardWithHidden(noiseTo(x0, eps, sigma), sigma, text.states, text.mask, text.pooled, repa.depth);
   const target = noGrad(engine, () => repa.evaluator.tokenFeatures(x0));
   const alignment = repaLoss(model.repaProjector.forward(hidden), target);
-  return add(flowMatchingLoss(velocity, x0, eps), scale(alignment, repa.weight));
+  const fm = flowMatchingLoss(velocity, x0, eps);
+  return { loss: add(fm, scale(alignment, repa.weight)), parts: { fm, repa: alignment } };
 }
+
+/** loss.csv's columns beside the loss of a REPA run: flow matching and the alignment term before its weight. */
+export const REPA_LOSS_PARTS = ['fm', 'repa'] as const;
 
 export interface ShapesExtras {
   /** Architecture overrides (tests use tiny networks); default docs/NETS.md's. */
@@ -176,7 +184,7 @@ export async function pretrainShapes(engine: Engine, options: PretrainOptions, e
       : await trainLoop(
           engine,
           run,
-          { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: { ...identity, wallSeconds }, ...schedule, maxSeconds: maxSeconds(options) },
+          { name: 'shapes', out, steps, startStep, logEvery: options.logEvery, checkpointEvery: checkpointSpacing(options), state: { ...identity, wallSeconds }, ...schedule, maxSeconds: maxSeconds(options), ...(repa ? { lossParts: REPA_LOSS_PARTS } : {}) },
           (step) => shapesStepLoss(engine, model, seed, step, batch, options.sigmaShift ?? 1, repa),
         );
 

@@ -1,6 +1,6 @@
 // The training loop: a stopped run resumes to bit-identical weights, a non-finite loss skips the update, and the
 // toy teacher's flow-matching loss falls.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { RING } from '../data/toy2d';
 import { flowMatchingLoss, noiseTo } from '../flow/tensors';
 import { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
-import { scale } from '../nn/ops/elementwise';
+import { add, scale } from '../nn/ops/elementwise';
 import { AdamW } from '../nn/optim';
 import { cloneParameters } from '../nn/params';
 import { fromArray } from '../nn/tensor';
@@ -97,6 +97,35 @@ describe('trainLoop', () => {
     expect(summary.skipped).toBe(1);
     expect(await weights(run)).toEqual(before);
     expect(run.optimizer.stepCount).toBe(0);
+    dispose(run);
+  });
+
+  it('logs the named parts of a loss beside it, and keeps the rows of a run resumed from before its parts were logged', async () => {
+    const out = temporary();
+    const run = setup();
+    const options = { name: 'test', out, steps: 3, startStep: 0, logEvery: 1000, checkpointEvery: 100, state: { what: 'test' }, ...SCHEDULE };
+    const parted = (step: number) => {
+      const fm = lossOf(run.model)(step);
+      const half = scale(fm, 0.5);
+      return { loss: add(fm, half), parts: { fm, half } };
+    };
+    await trainLoop(engine, run, { ...options, lossParts: ['fm', 'half'] }, parted);
+    const rows = readFileSync(join(out, 'loss.csv'), 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('step,loss,lr,fm,half');
+    for (const row of rows.slice(1)) {
+      const [, loss, , fm, half] = row.split(',').map(Number);
+      expect(half).toBeCloseTo(fm! / 2, 6);
+      expect(loss).toBeCloseTo(fm! + half!, 6);
+    }
+    // A step whose parts are not the ones the loop logs is refused before any update.
+    await expect(trainLoop(engine, run, { ...options, startStep: 3, steps: 4, lossParts: ['fm'] }, parted)).rejects.toThrow('the step\'s loss has parts [fm, half], the loop logs [fm]');
+    // A run resumed from a log without the parts: the header is the new one, the earlier rows are kept.
+    writeFileSync(join(out, 'loss.csv'), 'step,loss,lr\n1,0.5,0.001\n2,0.4,0.002\n3,0.3,0.003\n');
+    await trainLoop(engine, run, { ...options, startStep: 2, steps: 3, lossParts: ['fm', 'half'] }, parted);
+    const resumed = readFileSync(join(out, 'loss.csv'), 'utf8').trim().split('\n');
+    expect(resumed.slice(0, 3)).toEqual(['step,loss,lr,fm,half', '1,0.5,0.001', '2,0.4,0.002']);
+    expect(resumed[3]!.split(',')).toHaveLength(5);
+    expect(resumed).toHaveLength(4);
     dispose(run);
   });
 

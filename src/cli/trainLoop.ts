@@ -40,6 +40,17 @@ export interface LoopOptions extends TrainingSchedule {
    * does not depend on where the run stops.
    */
   maxSeconds?: number;
+  /**
+   * Names of the loss's parts, logged beside it (loss.csv columns after lr, the progress line): lossAt then returns
+   * a StepLoss with exactly these parts.
+   */
+  lossParts?: readonly string[];
+}
+
+/** A step's loss with named parts (e.g. flow matching and REPA's alignment) that are read and logged, not differentiated. */
+export interface StepLoss {
+  loss: Tensor;
+  parts: Record<string, Tensor>;
 }
 
 export interface LoopSummary {
@@ -72,28 +83,35 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** Keeps loss.csv consistent with a resumed step: rows of steps not yet (re)done are dropped. */
-function prepareLossLog(path: string, startStep: number): void {
+/**
+ * Keeps loss.csv consistent with a resumed step: rows of steps not yet (re)done are dropped. The header is this
+ * run's (a run resumed from before its parts were logged keeps its earlier rows, their part columns empty).
+ */
+function prepareLossLog(path: string, startStep: number, parts: readonly string[]): void {
+  const header = ['step', 'loss', 'lr', ...parts].join(',');
   if (startStep === 0 || !existsSync(path)) {
-    writeFileSync(path, 'step,loss,lr\n');
+    writeFileSync(path, `${header}\n`);
     return;
   }
-  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
-  const kept = lines.filter((line, i) => i === 0 || Number(line.split(',')[0]) <= startStep); // rows are numbered by steps done
-  writeFileSync(path, `${kept.join('\n')}\n`);
+  const rows = readFileSync(path, 'utf8').split('\n').filter(Boolean).slice(1);
+  const kept = rows.filter((line) => Number(line.split(',')[0]) <= startStep); // rows are numbered by steps done
+  writeFileSync(path, [header, ...kept].map((line) => `${line}\n`).join(''));
 }
 
 /**
  * Runs steps startStep .. steps - 1. lossAt(step) builds the forward pass of that step and returns the scalar
- * loss; it runs inside tidy, and its randomness must depend on the step only (exact resume).
+ * loss (with options.lossParts, a StepLoss); it runs inside tidy, and its randomness must depend on the step only
+ * (exact resume).
  */
-export async function trainLoop(engine: Engine, run: Trainable, options: LoopOptions, lossAt: (step: number) => Tensor): Promise<LoopSummary> {
+export async function trainLoop(engine: Engine, run: Trainable, options: LoopOptions, lossAt: (step: number) => Tensor | StepLoss): Promise<LoopSummary> {
   const { name, out, steps, startStep, logEvery, checkpointEvery } = options;
+  const partNames = options.lossParts ?? [];
   const lossLog = join(out, 'loss.csv');
-  prepareLossLog(lossLog, startStep);
+  prepareLossLog(lossLog, startStep, partNames);
   const recent: number[] = [];
   let windowLoss = 0;
   let windowCount = 0;
+  const windowParts = partNames.map(() => 0);
   let skipped = 0;
   const started = performance.now();
   let timedFrom: { step: number; time: number } | null = null;
@@ -110,13 +128,17 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
     }
     const lr = learningRateAt(step, options, steps);
     run.optimizer.lr = lr;
-    const loss = tidy(engine, () => {
-      const value = lossAt(step);
-      backward(value);
-      return value;
+    const { loss, parts } = tidy(engine, () => {
+      const result = lossAt(step);
+      const { loss, parts } = 'parts' in result ? result : { loss: result, parts: {} as Record<string, Tensor> };
+      const names = Object.keys(parts);
+      if (names.join() !== partNames.join()) throw new Error(`trainLoop: the step's loss has parts [${names.join(', ')}], the loop logs [${partNames.join(', ')}]`);
+      backward(loss);
+      return { loss, parts: partNames.map((part) => parts[part]!) };
     });
     const value = await loss.item();
-    loss.dispose();
+    const partValues = await Promise.all(parts.map((t) => t.item()));
+    for (const t of [loss, ...parts]) t.dispose();
     if (!Number.isFinite(value)) {
       // Divergence guard: a non-finite loss poisons the gradients; drop them and keep the weights.
       run.optimizer.zeroGrad();
@@ -127,22 +149,25 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
       run.optimizer.zeroGrad();
       lerpParameters(run.ema, run.model, emaDecayAt(run.optimizer.stepCount - 1, options));
       windowLoss += value;
+      partValues.forEach((v, i) => (windowParts[i]! += v));
       windowCount++;
       recent.push(value);
       if (recent.length > 100) recent.shift();
     }
-    appendFileSync(lossLog, `${step + 1},${value},${lr}\n`);
+    appendFileSync(lossLog, `${[step + 1, value, lr, ...partValues].join(',')}\n`);
     const done = step + 1;
     // Timing starts after the first step, which compiles every pipeline.
     if (!timedFrom) timedFrom = { step: done, time: performance.now() };
     if (done % logEvery === 0 || done === steps) {
       const elapsed = (performance.now() - timedFrom.time) / 1000;
       const rate = elapsed > 0 ? (done - timedFrom.step) / elapsed : NaN;
-      const mean = windowCount > 0 ? windowLoss / windowCount : NaN;
+      const mean = (sum: number) => (windowCount > 0 ? sum / windowCount : NaN);
+      const partsLine = partNames.length > 0 ? ` (${partNames.map((part, i) => `${part} ${mean(windowParts[i]!).toFixed(4)}`).join(', ')})` : '';
       console.log(
-        `[${name}] step ${done}/${steps}  loss ${mean.toFixed(4)}  lr ${lr.toExponential(1)}  ${rate > 0 ? rate.toFixed(2) : '-'} steps/s  ETA ${formatDuration((steps - done) / rate)}`,
+        `[${name}] step ${done}/${steps}  loss ${mean(windowLoss).toFixed(4)}${partsLine}  lr ${lr.toExponential(1)}  ${rate > 0 ? rate.toFixed(2) : '-'} steps/s  ETA ${formatDuration((steps - done) / rate)}`,
       );
       windowLoss = windowCount = 0;
+      windowParts.fill(0);
     }
     reached = done;
     if (profiling && done === profiling.from + profileSteps) {
