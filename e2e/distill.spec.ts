@@ -96,7 +96,7 @@ test('a 2D ring run with the SenseFlow preset: start, pause, step once, download
   expect(errors).toEqual([]);
 });
 
-test('the student (a moving average) exports as an ONNX bundle; a kept run overlays the next; the student opens in the Generate tab and draws', async ({ page }) => {
+test('the student (a moving average, trained with the regression term) exports as an ONNX bundle; a kept run overlays the next; the student opens in the Generate tab and draws', async ({ page }) => {
   test.setTimeout(360_000);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -106,6 +106,7 @@ test('the student (a moving average) exports as an ONNX bundle; a kept run overl
   await page.getByRole('spinbutton', { name: 'Moving average' }).fill('0.9'); // the exported student is the average
   await page.getByRole('combobox', { name: 'ISG on the last segment' }).selectOption('off');
   await page.getByRole('combobox', { name: 'ISG on the first segment' }).selectOption('off');
+  await page.getByRole('spinbutton', { name: 'Regression weight' }).fill('1'); // the teacher's pairs are made on Start
   await expect(page.getByRole('button', { name: 'Open in Generate' })).toBeDisabled();
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(run(page)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
@@ -119,7 +120,7 @@ test('the student (a moving average) exports as an ONNX bundle; a kept run overl
   const zip = unzipSync(new Uint8Array(readFileSync((await download.path())!)));
   expect(Object.keys(zip).sort()).toEqual(['ring-senseflow-seed1-it12/denoiser.onnx', 'ring-senseflow-seed1-it12/denoiser.safetensors', 'ring-senseflow-seed1-it12/manifest.json']);
   const manifest = JSON.parse(new TextDecoder().decode(zip['ring-senseflow-seed1-it12/manifest.json']));
-  expect(manifest).toMatchObject({ name: 'ring-senseflow-seed1-it12', conditioning: 'label', steps: { schedule: 'anchors', default: 4 }, provenance: { seed: 1, steps: 12 }, metrics: { distillation: { emaDecay: 0.9, isgLastSegment: false, isgFirstSegment: false } } });
+  expect(manifest).toMatchObject({ name: 'ring-senseflow-seed1-it12', conditioning: 'label', steps: { schedule: 'anchors', default: 4 }, provenance: { seed: 1, steps: 12 }, metrics: { distillation: { emaDecay: 0.9, isgLastSegment: false, isgFirstSegment: false, regressionWeight: 1 } } });
   await expect(run(page).getByText(/^Downloaded ring-senseflow-seed1-it12\.zip/)).toBeVisible();
 
   // Keep this run, run DMD alone, and both show on one chart (the kept one dashed, named).

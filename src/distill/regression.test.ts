@@ -107,6 +107,15 @@ describe('the regression term on teacher pairs', () => {
     expect(() => TeacherPairs.parse(bytes, config({ guidance: [3, 5] }), 4, [2], 'teacher-a')).toThrow('made with guidance 2, this run needs 4');
     expect(() => TeacherPairs.parse(bytes, config({ regressionPairs: 24 }), 4, [2], 'teacher-a')).toThrow('lack noise.2 (3 chunks of 8 expected)');
     expect(() => TeacherPairs.parse(bytes, c, 4, [2], 'teacher-b')).toThrow('made with teacher teacher-a, this run needs teacher-b');
+    // As one array (the Distill tab's cache): every chunk's noise, then every chunk's samples.
+    const packed = pairs.pack();
+    expect(Array.from(packed.subarray(0, 16))).toEqual(Array.from(pairs.noise[0]!));
+    expect(Array.from(packed.subarray(32, 48))).toEqual(Array.from(pairs.samples[0]!));
+    const unpacked = TeacherPairs.unpack(packed, c, 4);
+    expect(unpacked.noise).toEqual(pairs.noise);
+    expect(unpacked.samples).toEqual(pairs.samples);
+    expect(unpacked.guidance).toBe(pairGuidance(c));
+    expect(() => TeacherPairs.unpack(packed.subarray(0, 40), c, 4)).toThrow('teacher pairs: 40 values are not 2 chunks of noise and samples of batch 8');
   });
 
   it('checks its settings', () => {

@@ -73,6 +73,24 @@ export class TeacherPairs {
     return new TeacherPairs(seed, batch, guidance, noise, samples);
   }
 
+  /** The pairs as one array, every chunk's noise then every chunk's samples (the Distill tab's cache holds arrays). */
+  pack(): Float32Array {
+    const size = this.noise[0]!.length;
+    const packed = new Float32Array(2 * this.chunks * size);
+    [...this.noise, ...this.samples].forEach((chunk, i) => packed.set(chunk, i * size));
+    return packed;
+  }
+
+  /** What pack() made, for `config` and `seed` (views into `packed`). */
+  static unpack(packed: Float32Array, config: DistillConfig, seed: number): TeacherPairs {
+    const chunks = regressionChunks(config);
+    const size = packed.length / (2 * chunks);
+    if (!Number.isInteger(size) || size % config.batch !== 0) throw new Error(`teacher pairs: ${packed.length} values are not ${chunks} chunks of noise and samples of batch ${config.batch}`);
+    const chunk = (i: number) => packed.subarray(i * size, (i + 1) * size);
+    const indices = Array.from({ length: chunks }, (_, j) => j);
+    return new TeacherPairs(seed, config.batch, pairGuidance(config), indices.map(chunk), indices.map((j) => chunk(chunks + j)));
+  }
+
   /**
    * The pairs as safetensors (noise.j, sample.j; seed, batch, guidance and `teacher`, what identifies the teacher
    * that integrated them, e.g. its weights' sha256, in the metadata).

@@ -58,6 +58,7 @@ describe('the Distill form', () => {
     expect(read({ guidanceMin: '4', guidanceMax: '2' })).toEqual({ error: 'Guidance from (4) must not be above Guidance to (2).' });
     expect(read({ figureEvery: '0' })).toEqual({ error: 'Figures every must be a whole number from 1 to 100000, not "0".' });
     expect(read({ emaDecay: '1' })).toEqual({ error: 'Moving average must be a number from 0 to 0.9999 (0: off), not "1".' });
+    expect(read({ regressionWeight: '-0.5' })).toEqual({ error: 'Regression weight must be a number from 0 to 10 (0: off), not "-0.5".' });
   });
 
   it('turns the moving average on with its decay; off (0) leaves the setting out, so earlier runs keep their keys', () => {
@@ -69,6 +70,15 @@ describe('the Distill form', () => {
     expect(runKey(formIdentity({ ...DEFAULT_FORM, emaDecay: '0.99' })!)).not.toBe(runKey(formIdentity(DEFAULT_FORM)!));
     // The preset a form shows does not depend on it (it is not part of an arm).
     expect(activePreset({ ...DEFAULT_FORM, emaDecay: '0.99' })).toBe('senseflow');
+  });
+
+  it("turns DMD's regression term on with its weight; off (0) leaves the setting out, so earlier runs keep their keys", () => {
+    const config = (form: Partial<DistillForm>) => (read(form) as { settings: { config: { regressionWeight?: number } } }).settings.config;
+    expect(config({ regressionWeight: '1' }).regressionWeight).toBe(1);
+    expect('regressionWeight' in config({ regressionWeight: '0' })).toBe(false);
+    expect(runKey(formIdentity({ ...DEFAULT_FORM, regressionWeight: '0' })!)).toBe(runKey({ task: 'ring', seed: 1, config: distillConfig('senseflow', {}, TOY_BASE) }));
+    expect(runKey(formIdentity({ ...DEFAULT_FORM, regressionWeight: '0.5' })!)).not.toBe(runKey(formIdentity(DEFAULT_FORM)!));
+    expect(activePreset({ ...DEFAULT_FORM, regressionWeight: '1' })).toBe('senseflow');
   });
 
   it.each([
@@ -85,7 +95,7 @@ describe('the Distill form', () => {
   });
 
   it('puts a saved run back into the form (its cadence fields kept)', () => {
-    const form: DistillForm = { ...DEFAULT_FORM, task: 'grid', idaLambda: '0.98', alignment: 'teacher', isgWeight: '0.75', isgLoss: 'l2', isgLast: 'off', isgFirst: 'off', ttur: '3', guidanceMin: '1', guidanceMax: '2', lr: '0.0005', batch: '64', anchorSteps: '2', shift: '2', backwardSimulation: '0.25', emaDecay: '0.99', seed: '42' };
+    const form: DistillForm = { ...DEFAULT_FORM, task: 'grid', idaLambda: '0.98', alignment: 'teacher', isgWeight: '0.75', isgLoss: 'l2', isgLast: 'off', isgFirst: 'off', ttur: '3', guidanceMin: '1', guidanceMax: '2', lr: '0.0005', batch: '64', anchorSteps: '2', shift: '2', backwardSimulation: '0.25', emaDecay: '0.99', regressionWeight: '0.5', seed: '42' };
     const identity = formIdentity(form)!;
     expect(formOf(identity, { ...DEFAULT_FORM, figureEvery: '7' })).toEqual({ ...form, figureEvery: '7' });
     expect(formIdentity({ ...DEFAULT_FORM, lr: 'fast' })).toBeNull();

@@ -34,6 +34,8 @@ export interface DistillForm {
   backwardSimulation: string;
   /** The student's moving average of the generator's weights: its decay, 0 for off. */
   emaDecay: string;
+  /** DMD's regression term on the teacher's noise -> sample pairs (distill/regression.ts): its weight, 0 for off. */
+  regressionWeight: string;
   seed: string;
   iterations: string;
   checkpointEvery: string;
@@ -76,6 +78,7 @@ export const DEFAULT_FORM: Readonly<DistillForm> = {
   shift: String(DEFAULT_DISTILL_CONFIG.shift),
   backwardSimulation: String(DEFAULT_DISTILL_CONFIG.backwardSimulation),
   emaDecay: '0',
+  regressionWeight: '0',
   seed: '1',
   evalCaptions: '64',
 };
@@ -133,6 +136,7 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
     shift: readNumber(form.shift, 'Shift', { min: 0.1, max: 20 }),
     backwardSimulation: readNumber(form.backwardSimulation, 'Backward simulation', { min: 0, max: 1 }),
     emaDecay: readNumber(form.emaDecay, 'Moving average', { min: 0, max: MAX_EMA_DECAY, note: ' (0: off)' }),
+    regressionWeight: readNumber(form.regressionWeight, 'Regression weight', { min: 0, max: 10, note: ' (0: off)' }),
     seed: readNumber(form.seed, 'Seed', { min: 0, max: MAX_SEED, integer: true }),
     iterations: readNumber(form.iterations, 'Stop at iteration', { min: 1, max: 1_000_000, integer: true }),
     checkpointEvery: readNumber(form.checkpointEvery, 'Checkpoint every', { min: 1, max: 100_000, integer: true }),
@@ -159,6 +163,7 @@ export function readRunSettings(form: DistillForm, teacherUrl: string): { settin
     backwardSimulation: v.backwardSimulation,
     // Off is the setting's absence, so a run without the average keeps the identity (and the saved checkpoint) it had.
     ...(v.emaDecay > 0 ? { emaDecay: v.emaDecay } : {}),
+    ...(v.regressionWeight > 0 ? { regressionWeight: v.regressionWeight } : {}),
     // Likewise ISG on the last and the first segment (the defaults) are the settings' absence.
     ...(form.isgLast === 'off' ? { isgLastSegment: false } : {}),
     ...(form.isgFirst === 'off' ? { isgFirstSegment: false } : {}),
@@ -200,6 +205,7 @@ export function formOf(identity: RunIdentity, form: DistillForm): DistillForm {
     shift: String(c.shift),
     backwardSimulation: String(c.backwardSimulation),
     emaDecay: String(c.emaDecay ?? 0),
+    regressionWeight: String(c.regressionWeight ?? 0),
     seed: String(identity.seed),
   };
 }

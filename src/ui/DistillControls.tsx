@@ -220,6 +220,22 @@ export function DistillControls() {
               </>
             }
           />
+          <NumberField
+            name="regressionWeight"
+            label="Regression weight"
+            min={0}
+            max={10}
+            step={0.5}
+            disabled={locked}
+            hint={
+              <>
+                DMD&apos;s regression term (not part of SenseFlow&apos;s recipe): before the first iteration the teacher integrates 512 noises
+                (50 Euler steps each), and every generator step pulls the student&apos;s 1-step sample from those noises toward the
+                teacher&apos;s, mean((G(z) − x<sub>teacher</sub>(z))²) times this weight. It tells the 1-step sampler which layout each noise
+                should become, where DMD alone can leave faint copies of an object. 0 turns it off; the bundled Shapes student used 1.
+              </>
+            }
+          />
           <NumberField name="seed" label="Seed" min={0} max={MAX_SEED} step={1} disabled={locked} hint="Every random draw is a function of the seed and the iteration, so a run repeats exactly, and resumes exactly from a checkpoint." />
           {!isToyTask(task) && (
             <NumberField

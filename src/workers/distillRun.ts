@@ -3,6 +3,7 @@
 // measures at intervals (the student's figure, an evaluation). distillToy.ts makes one for the 2D toy mixtures,
 // distillShapes.ts for Shapes-32.
 import { servedStepCounts } from '../distill/config';
+import { pairGuidance, regressionChunks, TEACHER_STEPS, TeacherPairs } from '../distill/regression';
 import type { SenseFlowDistiller } from '../distill/senseflow';
 import type { TimestepProfile } from '../distill/timestepProfile';
 import { anchorSigmas } from '../flow/schedule';
@@ -108,6 +109,22 @@ export async function cachedReference(key: Record<string, unknown>, store: Refer
   memory.set(id, values);
   await store.saveReference(id, values).catch(() => undefined); // only a cache
   return values;
+}
+
+/**
+ * With the regression term (config.regressionWeight > 0): the teacher's noise -> sample pairs (distill/regression.ts),
+ * integrated once per teacher, seed, batch, pair count and guidance and cached like the references, so reopening a
+ * run (reset, resume) does not integrate the teacher again; without it the distiller would make them silently on its
+ * first generator step.
+ */
+export async function prepareRegressionPairs(distiller: SenseFlowDistiller<Module, Kept>, teacherSha256: string, store: ReferenceStore, report: (event: DistillEvent) => void): Promise<void> {
+  const { config, seed } = distiller;
+  if ((config.regressionWeight ?? 0) <= 0) return;
+  const chunks = regressionChunks(config);
+  const key = { kind: 'regression-pairs', teacher: teacherSha256, seed, batch: config.batch, chunks, guidance: pairGuidance(config), steps: TEACHER_STEPS };
+  const what = `Integrating the teacher for the regression term (${chunks * config.batch} pairs, ${TEACHER_STEPS} Euler steps each; once per teacher, seed and batch)`;
+  const packed = await cachedReference(key, store, what, report, async () => (await distiller.teacherPairs()).pack());
+  distiller.regressionPairs ??= TeacherPairs.unpack(packed, config, seed);
 }
 
 /** A profile as one array for the cache: sigmas then errors. */

@@ -220,4 +220,23 @@ describe('DistillSession', () => {
     await session.close(true);
     await expect(openToy(memoryStore(), false, [], { config: { ...settings.config, idaLambda: 2 } })).rejects.toThrow(/idaLambda must be in \[0, 1\]/);
   });
+
+  it("with the regression term integrates the teacher's pairs on opening, saying so, once: a reopened run reads them from the cache", { timeout: 120_000 }, async () => {
+    const regression = { config: { ...settings.config, regressionWeight: 1, regressionPairs: 32 } };
+    const pairing = (events: DistillEvent[]) => ofType(events, 'loading').filter((e) => e.what.startsWith('Integrating the teacher for the regression term'));
+    const first: DistillEvent[] = [];
+    const { session } = await openToy(memoryStore(), false, first, regression);
+    expect(pairing(first).map((e) => e.what)).toEqual(['Integrating the teacher for the regression term (32 pairs, 50 Euler steps each; once per teacher, seed and batch)']);
+    await session.step();
+    const [metrics] = ofType(first, 'progress')[0]!.metrics;
+    expect(metrics!.regressionLoss).toBeGreaterThan(0);
+    await session.close(true);
+    // Reopened: the same iteration from the cached pairs, and no integration.
+    const again: DistillEvent[] = [];
+    const reopened = await openToy(memoryStore(), false, again, regression);
+    expect(pairing(again)).toEqual([]);
+    await reopened.session.step();
+    expect(ofType(again, 'progress')[0]!.metrics[0]!.regressionLoss).toBe(metrics!.regressionLoss);
+    await reopened.session.close(true);
+  });
 });

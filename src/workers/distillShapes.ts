@@ -24,7 +24,7 @@ import { parameterDistance } from '../nn/params';
 import type { Kept } from '../nn/tensor';
 import type { DistillEvent, ImageGrid, RunSettings, ShapesEvaluation } from './distillApi';
 import { exportShapesDiT } from '../onnx/exportNets';
-import { cachedReference, exportGenerator, packProfile, type PlaygroundRun, type ReferenceStore, unpackProfile } from './distillRun';
+import { cachedReference, exportGenerator, packProfile, type PlaygroundRun, prepareRegressionPairs, type ReferenceStore, unpackProfile } from './distillRun';
 import type { ShapesTeacher } from './distillTeacher';
 
 export interface ShapesPlaygroundSizes {
@@ -120,6 +120,7 @@ export async function openShapesRun(
     };
 
     const generic = distiller as unknown as SenseFlowDistiller<Module, Kept>;
+    await prepareRegressionPairs(generic, shapes.sha256, store, report);
     return {
       distiller: generic,
       teacher: null,

@@ -12,7 +12,7 @@ import type { Kept } from '../nn/tensor';
 import type { DistillEvent, RunSettings } from './distillApi';
 import { FIGURE, figureLabels, referenceLabels, studentFigure } from './distillFigures';
 import { exportToy2DTeacher } from '../onnx/exportNets';
-import { cachedReference, exportGenerator, packProfile, type PlaygroundRun, type ReferenceStore, unpackProfile } from './distillRun';
+import { cachedReference, exportGenerator, packProfile, type PlaygroundRun, prepareRegressionPairs, type ReferenceStore, unpackProfile } from './distillRun';
 import type { ToyTeacher } from './distillTeacher';
 
 /** Real samples the reconstruction profile averages over. */
@@ -37,9 +37,10 @@ export async function openToyRun(toy: ToyTeacher, settings: RunSettings, store: 
         packProfile(await reconstructionProfile(task, guidance, TOY_PROFILE_SAMPLES)),
       ),
     );
+    const generic = distiller as unknown as SenseFlowDistiller<Module, Kept>;
+    await prepareRegressionPairs(generic, toy.sha256, store, report);
     const labels = figureLabels(toy.mixture);
     const stepCounts = servedStepCounts(config);
-    const generic = distiller as unknown as SenseFlowDistiller<Module, Kept>;
     return {
       distiller: generic,
       teacher: referenceLabels(toy.mixture, reference),
