@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { Engine } from '../nn/engine';
 import { lerpParameters } from '../nn/params';
 import { KernelProfiler } from '../nn/profiler';
-import { backward, type Tensor, tidy } from '../nn/tensor';
+import { concat, reshape } from '../nn/ops/shape';
+import { backward, noGrad, type Tensor, tidy } from '../nn/tensor';
 export { streamSeed } from '../data/random';
 import { type Trainable, type TrainingState, writeCheckpoint } from './checkpoint';
 
@@ -128,17 +129,18 @@ export async function trainLoop(engine: Engine, run: Trainable, options: LoopOpt
     }
     const lr = learningRateAt(step, options, steps);
     run.optimizer.lr = lr;
-    const { loss, parts } = tidy(engine, () => {
+    // The loss and its parts (if any) as one tensor, so a step reads the GPU back once.
+    const readout = tidy(engine, () => {
       const result = lossAt(step);
       const { loss, parts } = 'parts' in result ? result : { loss: result, parts: {} as Record<string, Tensor> };
       const names = Object.keys(parts);
       if (names.join() !== partNames.join()) throw new Error(`trainLoop: the step's loss has parts [${names.join(', ')}], the loop logs [${partNames.join(', ')}]`);
       backward(loss);
-      return { loss, parts: partNames.map((part) => parts[part]!) };
+      if (names.length === 0) return loss;
+      return noGrad(engine, () => concat([loss, ...partNames.map((part) => parts[part]!)].map((t) => reshape(t, [1])), 0));
     });
-    const value = await loss.item();
-    const partValues = await Promise.all(parts.map((t) => t.item()));
-    for (const t of [loss, ...parts]) t.dispose();
+    const [value, ...partValues] = Array.from(await readout.read()) as [number, ...number[]];
+    readout.dispose();
     if (!Number.isFinite(value)) {
       // Divergence guard: a non-finite loss poisons the gradients; drop them and keep the weights.
       run.optimizer.zeroGrad();
