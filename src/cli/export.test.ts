@@ -88,7 +88,8 @@ describe('npm run export -- a toy2d run', () => {
       training: 'npm run distill -- test',
       source: `distilled from toy2d-ring (denoiser.onnx sha256 ${teacherOnnx}) in ${run}`,
     });
-    expect(manifest.metrics.steps).toEqual({ '1': { offMode: 0.25 }, '4': { offMode: 0.125 } });
+    expect(manifest.metrics.runEvaluation).toMatchObject({ steps: { '1': { offMode: 0.25 }, '4': { offMode: 0.125 } } });
+    expect(manifest.metrics.steps).toBeUndefined();
     expect(manifest.metrics.distillation).toEqual({ arm: 'senseflow', ...DISTILL });
     expect(manifest.metrics.onnxMaxAbsDiff).toBeLessThan(1e-3);
 
@@ -117,12 +118,12 @@ describe('npm run export -- a toy2d run', () => {
     writeFileSync(join(run, 'eval.json'), JSON.stringify({ steps: { '1': { offMode: 0.25 } }, iteration: 10 })); // the run is at 20
     const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const stale = await exportRun(engine, parseExportOptions([run, '--out', join(dir, 'bundles', 'toy-stale'), '--no-verify']));
-    expect(stale.metrics.steps).toBeUndefined();
+    expect(stale.metrics.runEvaluation).toBeUndefined();
     expect(warned.mock.calls.flat().join('\n')).toContain('measured iteration 10, but the generator is of iteration 20');
     warned.mockRestore();
     writeFileSync(join(run, 'eval.json'), JSON.stringify({ steps: { '1': { offMode: 0.25 } }, iteration: 20 }));
     const current = await exportRun(engine, parseExportOptions([run, '--out', join(dir, 'bundles', 'toy-current'), '--no-verify']));
-    expect(current.metrics).toMatchObject({ steps: { '1': { offMode: 0.25 } }, iteration: 20 });
+    expect(current.metrics.runEvaluation).toEqual({ steps: { '1': { offMode: 0.25 } }, iteration: 20 });
   });
 
   it('refuses a run without generator.safetensors, naming the file', async () => {

@@ -13,8 +13,9 @@
 //   config.json            {task, mixture (toy2d), teacher (a bundle folder), anchors {"1": [1], ...}, shift,
 //                           arm, seed, iterations, wallSeconds, adapter, command, distill {hyper-parameters}}
 //   generator.safetensors  the student's weights
-//   eval.json              optional: measured metrics, merged into the manifest's metrics when they are of the
-//                          exported iteration (config.json iterations)
+//   eval.json              optional: the run's own last evaluation (the distiller's, on its fixed evaluation
+//                          captions), kept as the manifest's metrics.runEvaluation when it is of the exported
+//                          iteration (config.json iterations); the bundle's own figures come from `npm run eval`
 // Before writing, the exported ONNX is run on ORT's wasm EP against the engine's forward on fixed inputs
 // (metrics.onnxMaxAbsDiff); a difference over 1e-3 refuses the bundle (--no-verify skips the check).
 import { existsSync, readFileSync } from 'node:fs';
@@ -209,21 +210,23 @@ async function writeStudent(out: string, input: StudentBundleInput): Promise<Man
 }
 
 /**
- * The run's last evaluation (eval.json), when it measured the generator being exported: a run stopped between two
- * evaluations has a newer generator than its eval.json, whose numbers are then left out (measure the bundle with
- * `npm run eval`). An eval.json without an iteration is taken as it is.
+ * The run's last evaluation (eval.json) as `runEvaluation`, when it measured the generator being exported: a run
+ * stopped between two evaluations has a newer generator than its eval.json, whose numbers are then left out (measure
+ * the bundle with `npm run eval`). An eval.json without an iteration is taken as it is. It sits under its own key, not
+ * among the bundle's metrics, because it is the distiller's figure (few captions, FD against few real renders), not
+ * the bundle's measurement (`onnxEvaluation`, from `npm run eval`).
  */
 function runMetrics(run: string, config: DistillRunConfig): Metrics {
   if (!existsSync(join(run, 'eval.json'))) return {};
-  const metrics = readRunJson(run, 'eval.json', '') as Metrics;
-  const measured = metrics.iteration;
+  const evaluation = readRunJson(run, 'eval.json', '') as { [key: string]: JsonValue };
+  const measured = evaluation.iteration;
   if (typeof measured === 'number' && config.iterations !== undefined && measured !== config.iterations) {
     console.warn(
       `[export] ${join(run, 'eval.json')} measured iteration ${measured}, but the generator is of iteration ${config.iterations}: its metrics are left out of the manifest; measure the bundle with npm run eval`,
     );
     return {};
   }
-  return metrics;
+  return { runEvaluation: evaluation };
 }
 
 const generatorFile = (run: string) => join(run, 'generator.safetensors');
