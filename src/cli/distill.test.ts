@@ -122,6 +122,10 @@ describe('distill --regression', () => {
     expect('regressionWeight' in parseDistillOptions(['toy2d', '--out', 'x', '--regression', '0']).config).toBe(false);
     expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression-pairs', '64'])).toThrow('--regression-pairs needs --regression W');
     expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression', 'lots'])).toThrow('--regression must be a weight >= 0 or "off"');
+    expect(parseDistillOptions(['toy2d', '--out', 'x', '--regression', '1', '--regression-anchors', 'all']).config.regressionAnchors).toBe('all');
+    expect('regressionAnchors' in parseDistillOptions(['toy2d', '--out', 'x', '--regression', '1', '--regression-anchors', 'first']).config).toBe(false);
+    expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression-anchors', 'all'])).toThrow('--regression-anchors needs --regression W');
+    expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression', '1', '--regression-anchors', 'last'])).toThrow('--regression-anchors must be first or all, got "last"');
 
     const out = join(root, 'regression');
     const args = (steps: number) => ['toy2d', '--steps', String(steps), '--batch', '16', '--eval-every', '100', '--ttur', '1', '--checkpoint-every', '1', '--regression', '1', '--regression-pairs', '32', '--out', out, '--resume', '--adapter', 'llvmpipe'];

@@ -38,6 +38,7 @@ export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
          [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR] [--ema DECAY|off]
          [--regression W|off (DMD's regression on the teacher's 50-step noise -> sample pairs; not SenseFlow's)] [--regression-pairs N]
+         [--regression-anchors first|all (all: also the later anchors, from the teacher's trajectory points)]
        --steps 0 only measures the starting generator (the teacher's weights, or --init-from's) and writes eval.json`;
 
 export interface DistillOptions {
@@ -76,7 +77,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema', 'regression', 'regression-pairs'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema', 'regression', 'regression-pairs', 'regression-anchors'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -119,6 +120,12 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
   if (pairs !== undefined) {
     if (overrides.regressionWeight === undefined) throw new UsageError('--regression-pairs needs --regression W (a weight above 0)');
     overrides.regressionPairs = pairs;
+  }
+  const regressionAnchors = v('regression-anchors');
+  if (regressionAnchors !== undefined) {
+    if (regressionAnchors !== 'first' && regressionAnchors !== 'all') throw new UsageError(`--regression-anchors must be first or all, got "${regressionAnchors}"`);
+    if (overrides.regressionWeight === undefined) throw new UsageError('--regression-anchors needs --regression W (a weight above 0)');
+    if (regressionAnchors === 'all') overrides.regressionAnchors = 'all';
   }
   const ttur = integerAtLeast(v('ttur'), 'ttur', 1);
   if (ttur !== undefined) overrides.fakeStepsPerGeneratorStep = ttur;

@@ -71,6 +71,13 @@ export interface DistillConfig {
   regressionWeight?: number;
   /** How many pairs the regression term uses (rounded up to whole batches; default 512). */
   regressionPairs?: number;
+  /**
+   * 'all': the regression term also trains the later anchors: the pairs keep the teacher's trajectory at each anchor
+   * after the first, and on a generator step whose anchor is s_i > s_0 the generator's x0 from that trajectory point
+   * is pulled toward the same teacher sample (a consistency target: the teacher's ODE maps the point to it). Absent:
+   * the first anchor only (DMD's term). Optional for the same reason as regressionWeight.
+   */
+  regressionAnchors?: 'all';
 }
 
 export const DEFAULT_DISTILL_CONFIG: Readonly<DistillConfig> = {
@@ -145,6 +152,7 @@ export function checkDistillConfig(c: DistillConfig): void {
   check(c.emaDecay === undefined || (c.emaDecay >= 0 && c.emaDecay < 1), `emaDecay must be in [0, 1) (0: off), got ${c.emaDecay}`);
   check(c.regressionWeight === undefined || (finite(c.regressionWeight) && c.regressionWeight >= 0), `regressionWeight must be >= 0 (0: off), got ${c.regressionWeight}`);
   check(c.regressionPairs === undefined || (Number.isInteger(c.regressionPairs) && c.regressionPairs >= 1), `regressionPairs must be an integer >= 1, got ${c.regressionPairs}`);
+  check(c.regressionAnchors === undefined || c.regressionAnchors === 'all', `regressionAnchors must be "all" or absent (the first anchor only), got ${JSON.stringify(c.regressionAnchors)}`);
   if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
 }
 

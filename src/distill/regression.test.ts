@@ -1,10 +1,12 @@
 // The optional regression term (distill/regression.ts) on a small random toy teacher: the pairs are the teacher's
 // guided Euler samples from their noise (checked against a host Euler loop), L_reg is the mean squared distance of
 // the generator's 1-step sample from that noise to them, the term leaves the iteration's other draws alone, it
-// pulls the 1-step sample toward the teacher's, and stored pairs made for other settings are refused.
+// pulls the 1-step sample toward the teacher's, and stored pairs made for other settings are refused. With
+// regressionAnchors 'all': the trajectory's points at the later anchors (host Euler loop with part steps), the added
+// pull at a later anchor, and their storage.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RING } from '../data/toy2d';
-import { eulerSigmas } from '../flow/schedule';
+import { anchorSigmas, eulerSigmas } from '../flow/schedule';
 import { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
 import { randnReference } from '../nn/ops/random';
@@ -118,7 +120,76 @@ describe('the regression term on teacher pairs', () => {
     expect(() => TeacherPairs.unpack(packed.subarray(0, 40), c, 4)).toThrow('teacher pairs: 40 values are not 2 chunks of noise and samples of batch 8');
   });
 
+  it("with regressionAnchors 'all': the pairs keep the teacher's Euler path at the later anchors (off-grid ones by a part step)", async () => {
+    const c = config({ regressionAnchors: 'all', regressionPairs: 8 });
+    const task = toyTask(teacher, RING);
+    const pairs = await TeacherPairs.generate(task, c, 4);
+    const anchors = anchorSigmas(c.anchorSteps, c.shift);
+    expect(pairs.pointSigmas).toEqual(anchors.slice(1));
+    expect(anchors.slice(1).some((a) => Math.abs(a * TEACHER_STEPS - Math.round(a * TEACHER_STEPS)) > 1e-6)).toBe(true); // one lies between two grid levels
+    const sigmas = eulerSigmas(TEACHER_STEPS);
+    const expected: Float32Array[] = [];
+    let x = Float32Array.from(pairs.noise[0]!);
+    for (let k = 0; k < TEACHER_STEPS; k++) {
+      const v = await read(() => task.guidedVelocity(fromArray(engine, [8, 2], x), fromArray(engine, [8], new Float32Array(8).fill(sigmas[k]!)), task.batch(pairs.chunkSeed(0), 8).condition, 2));
+      for (const [a, s] of pairs.pointSigmas.entries()) if (s <= sigmas[k]! && s > sigmas[k + 1]!) expected[a] = x.map((value, i) => value + (s - sigmas[k]!) * v[i]!);
+      x = x.map((value, i) => value + (sigmas[k + 1]! - sigmas[k]!) * v[i]!);
+    }
+    allclose(pairs.samples[0]!, x, { atol: 1e-4, rtol: 1e-4 }, 'teacher sample');
+    pairs.pointSigmas.forEach((s, a) => allclose(pairs.points[a]![0]!, expected[a]!, { atol: 1e-4, rtol: 1e-4 }, `point at ${s}`));
+    // The same noises and samples as first-anchor pairs of the seed: only the points are added.
+    const plain = await TeacherPairs.generate(task, config({ regressionPairs: 8 }), 4);
+    expect(plain.points).toEqual([]);
+    expect(pairs.noise).toEqual(plain.noise);
+    allclose(pairs.samples[0]!, plain.samples[0]!, { atol: 1e-6, rtol: 1e-6 }, 'the same teacher sample');
+  });
+
+  it("with regressionAnchors 'all', a step at a later anchor adds the pull of the generator's x0 from the trajectory point there", async () => {
+    const c = config({ regressionAnchors: 'all', regressionPairs: 16 });
+    const distiller = new SenseFlowDistiller(toyTask(teacher, RING), c, 6);
+    await distiller.step();
+    const pairs = await distiller.teacherPairs();
+    let t = distiller.iteration;
+    while (distiller.draws(t).anchorIndex === 0 || !distiller.draws(t).generatorStep) t++;
+    while (distiller.iteration < t) await distiller.step();
+    const { anchorIndex, regressionChunk: j } = distiller.draws(t);
+    const condition = () => distiller.task.batch(pairs.chunkSeed(j), 8).condition;
+    const sq = async (x: Float32Array, s: number) => {
+      const v = await read(() => distiller.task.velocity(distiller.generator, fromArray(engine, [8, 2], x), fromArray(engine, [8], new Float32Array(8).fill(s)), condition()));
+      return x.reduce((total, value, i) => total + (value - s * v[i]! - pairs.samples[j]![i]!) ** 2, 0) / x.length;
+    };
+    const { x: point, sigma } = pairs.inputAt(anchorIndex, j);
+    expect(sigma).toBe(anchorSigmas(c.anchorSteps, c.shift)[anchorIndex]);
+    const expected = (await sq(pairs.noise[j]!, 1)) + (await sq(point, sigma));
+    const metrics = await distiller.step();
+    expect(metrics.anchorIndex).toBe(anchorIndex);
+    expect(metrics.regressionLoss).toBeCloseTo(expected, 5);
+    distiller.dispose();
+  });
+
+  it('trajectory pairs round-trip (file and packed); first-anchor pairs are refused for an all-anchors run, not the reverse', async () => {
+    const all = config({ regressionAnchors: 'all' });
+    const pairs = await TeacherPairs.generate(toyTask(teacher, RING), all, 4);
+    const bytes = pairs.serialize([2], 'teacher-a');
+    const back = TeacherPairs.parse(bytes, all, 4, [2], 'teacher-a');
+    expect(back.points).toEqual(pairs.points);
+    expect(back.pointSigmas).toEqual(pairs.pointSigmas);
+    const firstOnly = TeacherPairs.parse(bytes, config(), 4, [2], 'teacher-a');
+    expect(firstOnly.points).toEqual([]);
+    expect(firstOnly.samples).toEqual(pairs.samples);
+    const plainBytes = (await TeacherPairs.generate(toyTask(teacher, RING), config(), 4)).serialize([2], 'teacher-a');
+    expect(() => TeacherPairs.parse(plainBytes, all, 4, [2], 'teacher-a')).toThrow(
+      `the stored teacher pairs have trajectory points at (none), this run (regressionAnchors all) needs them at ${JSON.stringify(pairs.pointSigmas)}: delete the file to make them again`,
+    );
+    const unpacked = TeacherPairs.unpack(pairs.pack(), all, 4);
+    expect(unpacked.points).toEqual(pairs.points);
+    expect(unpacked.noise).toEqual(pairs.noise);
+    expect(() => TeacherPairs.unpack(pairs.pack().subarray(0, 64), all, 4)).toThrow('are not 2 chunks of noise and samples and trajectory points at 3 noise levels of batch 8');
+    expect(() => firstOnly.inputAt(1, 0)).toThrow('no trajectory point at anchor 1 (the pairs were made for the first anchor only)');
+  });
+
   it('checks its settings', () => {
+    expect(() => config({ regressionAnchors: 'some' as 'all' })).toThrow('regressionAnchors must be "all" or absent (the first anchor only), got "some"');
     expect(() => config({ regressionWeight: -1 })).toThrow('regressionWeight must be >= 0 (0: off), got -1');
     expect(() => config({ regressionPairs: 0 })).toThrow('regressionPairs must be an integer >= 1, got 0');
   });

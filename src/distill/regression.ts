@@ -8,17 +8,28 @@
 // tells the 1-step map which layout each noise should commit to (the teacher's), where DMD alone leaves faint copies
 // of an object at several positions (docs/ARCHITECTURE.md, "What is left: extra objects").
 //
+// With regressionAnchors 'all' (ours, not DMD's) the pairs also keep the teacher's trajectory x_traj(s_i; z) at each
+// anchor after the first (the point its Euler path passes at s_i), and a generator step whose anchor is s_i > s_0
+// adds the same pull from there:
+//   L_reg += mean((x0_G(x_traj(s_i; z), s_i) - x_T(z))^2),
+// the teacher's ODE mapping that point to x_T(z) (a consistency target, as in consistency distillation). The point
+// has the marginal of the noisy data at s_i, which is what the x0-renoise sampler feeds the later anchors, so this
+// teaches the 2- and 4-step samplers the teacher's map where the first-anchor term alone only trains s_0 (and, on
+// Shapes, costs the 4-step sampler accuracy the longer it runs: docs/ARCHITECTURE.md, the seventh run).
+//
 // Pairs come in chunks of the run's batch size. Chunk j: conditions from task.batch(streamSeed(seed, j, PAIR_STREAM)),
 // noise Philox(streamSeed(seed, j, PAIR_STREAM)) at offset 0. Both are functions of (seed, j), so the conditions are
 // made again when a chunk is used rather than stored; only the noises and the teacher's samples are kept (host arrays).
 import { streamSeed } from '../data/random';
+import { add } from '../nn/ops/elementwise';
 import { mseLoss } from '../nn/ops/loss';
 import { randn } from '../nn/ops/random';
 import { type HostArray, parseSafetensors, serializeSafetensors } from '../nn/safetensors';
 import type { Module } from '../nn/module';
 import { fromArray, type Kept, type Tensor } from '../nn/tensor';
 import type { DistillConfig } from './config';
-import { type DistillTask, teacherEuler } from './task';
+import { anchorSigmas } from '../flow/schedule';
+import { type DistillTask, teacherTrajectory } from './task';
 
 /** The teacher's Euler steps per pair: the sampler its bundled metrics are measured with. */
 export const TEACHER_STEPS = 50;
@@ -33,8 +44,13 @@ export class TeacherPairs {
     readonly guidance: number,
     readonly noise: readonly Float32Array[],
     readonly samples: readonly Float32Array[],
+    /** With regressionAnchors 'all': the trajectory's points at `anchors[1..]`, points[a - 1][chunk]; else none. */
+    readonly points: readonly (readonly Float32Array[])[] = [],
+    /** The noise levels of the points, anchors[1..] (the trajectory's start, anchors[0] = 1, is the noise itself). */
+    readonly pointSigmas: readonly number[] = [],
   ) {
     if (noise.length !== samples.length || noise.length === 0) throw new Error(`teacher pairs: ${noise.length} noise chunks for ${samples.length} sample chunks`);
+    if (points.length !== pointSigmas.length || points.some((p) => p.length !== noise.length)) throw new Error(`teacher pairs: trajectory points for ${pointSigmas.length} noise levels do not match ${noise.length} chunks`);
   }
 
   get chunks(): number {
@@ -58,37 +74,56 @@ export class TeacherPairs {
     const guidance = pairGuidance(config);
     const engine = task.teacher.engine;
     const shape = [batch, ...task.sampleShape];
+    const pointSigmas = trajectorySigmas(config);
     const noise: Float32Array[] = [];
     const samples: Float32Array[] = [];
+    const points = pointSigmas.map(() => [] as Float32Array[]);
     for (let j = 0; j < chunks; j++) {
       const chunkSeed = streamSeed(seed, j, PAIR_STREAM);
       const z = randn(engine, shape, chunkSeed, 0);
-      const x = teacherEuler(task, () => task.batch(chunkSeed, batch).condition, () => z, TEACHER_STEPS, guidance);
+      const run = teacherTrajectory(task, () => task.batch(chunkSeed, batch).condition, () => z, TEACHER_STEPS, guidance, pointSigmas);
       noise.push(await z.read());
-      samples.push(await x.read());
-      z.dispose();
-      x.dispose();
+      samples.push(await run.sample.read());
+      for (const [a, point] of run.points.entries()) points[a]!.push(await point.read());
+      for (const t of [z, run.sample, ...run.points]) t.dispose();
       onChunk(j + 1, chunks);
     }
-    return new TeacherPairs(seed, batch, guidance, noise, samples);
+    return new TeacherPairs(seed, batch, guidance, noise, samples, points, pointSigmas);
   }
 
-  /** The pairs as one array, every chunk's noise then every chunk's samples (the Distill tab's cache holds arrays). */
+  /** Chunk j's input and noise level at anchor a (a = 0: the noise at s = 1; later: the trajectory's point). */
+  inputAt(a: number, j: number): { x: Float32Array; sigma: number } {
+    if (a === 0) return { x: this.noise[j]!, sigma: 1 };
+    const x = this.points[a - 1]?.[j];
+    if (!x) throw new Error(`teacher pairs: no trajectory point at anchor ${a} (the pairs were made for the first anchor only)`);
+    return { x, sigma: this.pointSigmas[a - 1]! };
+  }
+
+  /**
+   * The pairs as one array, every chunk's noise then every chunk's samples, then (with trajectory points) every
+   * chunk's point at each later anchor in turn (the Distill tab's cache holds arrays).
+   */
   pack(): Float32Array {
     const size = this.noise[0]!.length;
-    const packed = new Float32Array(2 * this.chunks * size);
-    [...this.noise, ...this.samples].forEach((chunk, i) => packed.set(chunk, i * size));
+    const all = [...this.noise, ...this.samples, ...this.points.flat()];
+    const packed = new Float32Array(all.length * size);
+    all.forEach((chunk, i) => packed.set(chunk, i * size));
     return packed;
   }
 
   /** What pack() made, for `config` and `seed` (views into `packed`). */
   static unpack(packed: Float32Array, config: DistillConfig, seed: number): TeacherPairs {
     const chunks = regressionChunks(config);
-    const size = packed.length / (2 * chunks);
-    if (!Number.isInteger(size) || size % config.batch !== 0) throw new Error(`teacher pairs: ${packed.length} values are not ${chunks} chunks of noise and samples of batch ${config.batch}`);
+    const pointSigmas = trajectorySigmas(config);
+    const arrays = (2 + pointSigmas.length) * chunks;
+    const size = packed.length / arrays;
+    if (!Number.isInteger(size) || size % config.batch !== 0) {
+      const points = pointSigmas.length > 0 ? ` and trajectory points at ${pointSigmas.length} noise levels` : '';
+      throw new Error(`teacher pairs: ${packed.length} values are not ${chunks} chunks of noise and samples${points} of batch ${config.batch}`);
+    }
     const chunk = (i: number) => packed.subarray(i * size, (i + 1) * size);
-    const indices = Array.from({ length: chunks }, (_, j) => j);
-    return new TeacherPairs(seed, config.batch, pairGuidance(config), indices.map(chunk), indices.map((j) => chunk(chunks + j)));
+    const part = (p: number) => Array.from({ length: chunks }, (_, j) => chunk(p * chunks + j));
+    return new TeacherPairs(seed, config.batch, pairGuidance(config), part(0), part(1), pointSigmas.map((_, a) => part(2 + a)), pointSigmas);
   }
 
   /**
@@ -100,7 +135,9 @@ export class TeacherPairs {
     const shape = [this.batch, ...sampleShape];
     this.noise.forEach((data, j) => (tensors[`noise.${j}`] = { shape, data }));
     this.samples.forEach((data, j) => (tensors[`sample.${j}`] = { shape, data }));
-    return serializeSafetensors(tensors, { seed: String(this.seed), batch: String(this.batch), guidance: String(this.guidance), teacherSteps: String(TEACHER_STEPS), teacher });
+    this.points.forEach((chunks, a) => chunks.forEach((data, j) => (tensors[`point.${a + 1}.${j}`] = { shape, data })));
+    const trajectory: Record<string, string> = this.pointSigmas.length > 0 ? { pointSigmas: JSON.stringify(this.pointSigmas) } : {};
+    return serializeSafetensors(tensors, { seed: String(this.seed), batch: String(this.batch), guidance: String(this.guidance), teacherSteps: String(TEACHER_STEPS), teacher, ...trajectory });
   }
 
   /** Reads what serialize() wrote, refusing pairs made for other settings (another teacher, seed, batch, count or guidance). */
@@ -108,9 +145,14 @@ export class TeacherPairs {
     const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
     const { tensors, metadata } = parseSafetensors(bytes);
     const chunks = regressionChunks(config);
+    const pointSigmas = trajectorySigmas(config);
     const expected = { seed: String(seed), batch: String(config.batch), guidance: String(pairGuidance(config)), teacherSteps: String(TEACHER_STEPS), teacher };
     for (const [key, value] of Object.entries(expected)) {
       if (metadata[key] !== value) throw new Error(`the stored teacher pairs were made with ${key} ${metadata[key] ?? '(none)'}, this run needs ${value}: delete the file to make them again`);
+    }
+    // Pairs with trajectory points serve a first-anchor run too (it reads what it needs); the reverse needs new pairs.
+    if (pointSigmas.length > 0 && metadata.pointSigmas !== JSON.stringify(pointSigmas)) {
+      throw new Error(`the stored teacher pairs have trajectory points at ${metadata.pointSigmas ?? '(none)'}, this run (regressionAnchors all) needs them at ${JSON.stringify(pointSigmas)}: delete the file to make them again`);
     }
     const read = (name: string) => {
       const t = tensors[name];
@@ -118,8 +160,14 @@ export class TeacherPairs {
       return t.data;
     };
     const indices = Array.from({ length: chunks }, (_, j) => j);
-    return new TeacherPairs(seed, config.batch, pairGuidance(config), indices.map((j) => read(`noise.${j}`)), indices.map((j) => read(`sample.${j}`)));
+    const points = pointSigmas.map((_, a) => indices.map((j) => read(`point.${a + 1}.${j}`)));
+    return new TeacherPairs(seed, config.batch, pairGuidance(config), indices.map((j) => read(`noise.${j}`)), indices.map((j) => read(`sample.${j}`)), points, pointSigmas);
   }
+}
+
+/** The noise levels whose trajectory points the pairs keep: the anchors after the first with regressionAnchors 'all', else none. */
+export function trajectorySigmas(config: DistillConfig): number[] {
+  return config.regressionAnchors === 'all' ? anchorSigmas(config.anchorSteps, config.shift).slice(1) : [];
 }
 
 /** Chunks of `batch` pairs that hold at least regressionPairs pairs. */
@@ -133,19 +181,25 @@ export const pairGuidance = (config: DistillConfig): number => (config.guidance[
 export const DEFAULT_REGRESSION_PAIRS = 512;
 
 /**
- * L_reg of chunk j: the student's 1-step sample from the chunk's noise against the teacher's samples, mean squared.
- * `oneStep` maps (noise, condition) to the generator's x0 at the first anchor, with gradient.
+ * L_reg of chunk j: the student's 1-step sample from the chunk's noise against the teacher's samples, mean squared;
+ * with trajectory points and an iteration anchor a > 0, plus the same distance for the generator's x0 from the
+ * chunk's point at anchor a. `x0At` maps (x, sigma, condition) to the generator's x0 there, with gradient.
  */
 export function regressionLoss<Net extends Module, Condition extends Kept>(
   task: DistillTask<Net, Condition>,
   pairs: TeacherPairs,
   j: number,
-  oneStep: (z: Tensor, condition: Condition) => Tensor,
+  anchorIndex: number,
+  x0At: (x: Tensor, sigma: number, condition: Condition) => Tensor,
 ): Tensor {
   const engine = task.teacher.engine;
   const shape = [pairs.batch, ...task.sampleShape];
   const { condition } = task.batch(pairs.chunkSeed(j), pairs.batch);
-  const z = fromArray(engine, shape, pairs.noise[j]!, 'f32', 'regression.noise');
   const target = fromArray(engine, shape, pairs.samples[j]!, 'f32', 'regression.target');
-  return mseLoss(oneStep(z, condition), target);
+  const pull = (a: number) => {
+    const { x, sigma } = pairs.inputAt(a, j);
+    return mseLoss(x0At(fromArray(engine, shape, x, 'f32', 'regression.input'), sigma, condition), target);
+  };
+  const first = pull(0);
+  return anchorIndex > 0 && pairs.pointSigmas.length > 0 ? add(first, pull(anchorIndex)) : first;
 }

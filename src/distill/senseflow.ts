@@ -200,8 +200,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       }
       let reg: Tensor | null = null;
       if (regression) {
-        const s0 = this.anchors[0]!;
-        reg = regressionLoss(task, regression, draws.regressionChunk, (z, c) => x0FromVelocity(z, task.velocity(this.generator, z, this.fill(s0), c), s0));
+        reg = regressionLoss(task, regression, draws.regressionChunk, draws.anchorIndex, (z, s, c) => x0FromVelocity(z, task.velocity(this.generator, z, this.fill(s), c), s));
         total = add(total, scale(reg, config.regressionWeight!));
       }
       backward(total);

@@ -3,7 +3,7 @@
 // guidance, and the data (conditions and real samples) of an iteration. Conditions are tensors the task makes and
 // the loop only passes along (labels on the toy; the frozen text encoder's states on Shapes).
 import { eulerSigmas } from '../flow/schedule';
-import { sampleEuler } from '../flow/tensors';
+import { eulerStep, sampleEuler } from '../flow/tensors';
 import type { Module } from '../nn/module';
 import { fromArray, type Kept, noGrad, type Tensor, tidy } from '../nn/tensor';
 
@@ -59,6 +59,46 @@ export function teacherEuler<Net extends Module, Condition extends Kept>(task: D
       const x = noise();
       const n = x.shape[0]!;
       return sampleEuler((xs, s) => task.guidedVelocity(xs, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), c, guidance), x, eulerSigmas(steps));
+    }),
+  );
+}
+
+/**
+ * teacherEuler's sample together with the points its trajectory passes at the noise levels `at` (each in (0, 1]):
+ * a level between two grid levels s_k > a > s_{k+1} is reached by the part step x_k + (a - s_k) v_k, i.e. on the
+ * Euler path itself, so a point at a grid level is the Euler state there. Points in the order of `at`.
+ */
+export function teacherTrajectory<Net extends Module, Condition extends Kept>(
+  task: DistillTask<Net, Condition>,
+  condition: () => Condition,
+  noise: () => Tensor,
+  steps: number,
+  guidance: number,
+  at: readonly number[],
+): { sample: Tensor; points: Tensor[] } {
+  const engine = task.teacher.engine;
+  for (const a of at) if (!(a > 0 && a <= 1)) throw new Error(`teacherTrajectory: a noise level in (0, 1] expected, got ${a}`);
+  return noGrad(engine, () =>
+    tidy(engine, () => {
+      const c = condition();
+      let x = noise();
+      const n = x.shape[0]!;
+      const sigmas = eulerSigmas(steps);
+      const points = new Array<Tensor>(at.length);
+      for (let k = 0; k < steps; k++) {
+        const [s, sNext] = [sigmas[k]!, sigmas[k + 1]!];
+        const input = x;
+        // The velocity's intermediates are freed with the inner scope; the states and points go to the outer one.
+        const [next, ...crossed] = tidy(engine, () => {
+          const v = task.guidedVelocity(input, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), c, guidance);
+          return [eulerStep(input, v, s, sNext), ...at.map((a) => (a <= s && a > sNext ? eulerStep(input, v, s, a) : null)).filter((p): p is Tensor => p !== null)];
+        });
+        at.forEach((a, i) => {
+          if (a <= s && a > sNext) points[i] = crossed.shift()!;
+        });
+        x = next!;
+      }
+      return { sample: x, points };
     }),
   );
 }
