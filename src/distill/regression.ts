@@ -21,6 +21,7 @@
 // noise Philox(streamSeed(seed, j, PAIR_STREAM)) at offset 0. Both are functions of (seed, j), so the conditions are
 // made again when a chunk is used rather than stored; only the noises and the teacher's samples are kept (host arrays).
 import { streamSeed } from '../data/random';
+import { anchorSigmas } from '../flow/schedule';
 import { add } from '../nn/ops/elementwise';
 import { mseLoss } from '../nn/ops/loss';
 import { randn } from '../nn/ops/random';
@@ -28,7 +29,6 @@ import { type HostArray, parseSafetensors, serializeSafetensors } from '../nn/sa
 import type { Module } from '../nn/module';
 import { fromArray, type Kept, type Tensor } from '../nn/tensor';
 import type { DistillConfig } from './config';
-import { anchorSigmas } from '../flow/schedule';
 import { type DistillTask, teacherTrajectory } from './task';
 
 /** The teacher's Euler steps per pair: the sampler its bundled metrics are measured with. */

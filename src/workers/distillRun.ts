@@ -3,7 +3,7 @@
 // measures at intervals (the student's figure, an evaluation). distillToy.ts makes one for the 2D toy mixtures,
 // distillShapes.ts for Shapes-32.
 import { servedStepCounts } from '../distill/config';
-import { pairGuidance, regressionChunks, TEACHER_STEPS, TeacherPairs } from '../distill/regression';
+import { pairGuidance, regressionChunks, TEACHER_STEPS, TeacherPairs, trajectorySigmas } from '../distill/regression';
 import type { SenseFlowDistiller } from '../distill/senseflow';
 import type { TimestepProfile } from '../distill/timestepProfile';
 import { anchorSigmas } from '../flow/schedule';
@@ -121,7 +121,10 @@ export async function prepareRegressionPairs(distiller: SenseFlowDistiller<Modul
   const { config, seed } = distiller;
   if ((config.regressionWeight ?? 0) <= 0) return;
   const chunks = regressionChunks(config);
-  const key = { kind: 'regression-pairs', teacher: teacherSha256, seed, batch: config.batch, chunks, guidance: pairGuidance(config), steps: TEACHER_STEPS };
+  // With trajectory points (regressionAnchors 'all', settable from a settings file) their noise levels join the key;
+  // without them the key is what it was, so pairs cached before the option are found again.
+  const pointSigmas = trajectorySigmas(config);
+  const key = { kind: 'regression-pairs', teacher: teacherSha256, seed, batch: config.batch, chunks, guidance: pairGuidance(config), steps: TEACHER_STEPS, ...(pointSigmas.length > 0 ? { pointSigmas } : {}) };
   const what = `Integrating the teacher for the regression term (${chunks * config.batch} pairs, ${TEACHER_STEPS} Euler steps each; once per teacher, seed and batch)`;
   const packed = await cachedReference(key, store, what, report, async () => (await distiller.teacherPairs()).pack());
   distiller.regressionPairs ??= TeacherPairs.unpack(packed, config, seed);

@@ -238,5 +238,12 @@ describe('DistillSession', () => {
     await reopened.session.step();
     expect(ofType(again, 'progress')[0]!.metrics[0]!.regressionLoss).toBe(metrics!.regressionLoss);
     await reopened.session.close(true);
+    // The term at every anchor (from a settings file) needs the trajectory points: its pairs are not the cached ones.
+    const everyAnchor: DistillEvent[] = [];
+    const all = await openToy(memoryStore(), false, everyAnchor, { config: { ...regression.config, regressionAnchors: 'all' } });
+    expect(pairing(everyAnchor)).toHaveLength(1);
+    await all.session.step();
+    expect(ofType(everyAnchor, 'progress')[0]!.metrics[0]!.regressionLoss).toBeGreaterThan(0);
+    await all.session.close(true);
   });
 });
