@@ -3,9 +3,9 @@
 // guidance, and the data (conditions and real samples) of an iteration. Conditions are tensors the task makes and
 // the loop only passes along (labels on the toy; the frozen text encoder's states on Shapes).
 import { eulerSigmas } from '../flow/schedule';
-import { eulerStep, sampleEuler } from '../flow/tensors';
+import { eulerStep } from '../flow/tensors';
 import type { Module } from '../nn/module';
-import { fromArray, type Kept, noGrad, type Tensor, tidy } from '../nn/tensor';
+import { fromArray, keep, type Kept, noGrad, type Tensor, tidy } from '../nn/tensor';
 
 export interface DistillBatch<Condition extends Kept> {
   condition: Condition;
@@ -52,15 +52,7 @@ export interface AdversarialFeatures<Condition extends Kept = Kept> {
  * freed with the sampler's intermediates).
  */
 export function teacherEuler<Net extends Module, Condition extends Kept>(task: DistillTask<Net, Condition>, condition: () => Condition, noise: () => Tensor, steps: number, guidance: number): Tensor {
-  const engine = task.teacher.engine;
-  return noGrad(engine, () =>
-    tidy(engine, () => {
-      const c = condition();
-      const x = noise();
-      const n = x.shape[0]!;
-      return sampleEuler((xs, s) => task.guidedVelocity(xs, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), c, guidance), x, eulerSigmas(steps));
-    }),
-  );
+  return teacherTrajectory(task, condition, noise, steps, guidance, []).sample;
 }
 
 /**
@@ -81,22 +73,25 @@ export function teacherTrajectory<Net extends Module, Condition extends Kept>(
   return noGrad(engine, () =>
     tidy(engine, () => {
       const c = condition();
-      let x = noise();
-      const n = x.shape[0]!;
+      const start = noise();
+      const n = start.shape[0]!;
       const sigmas = eulerSigmas(steps);
       const points = new Array<Tensor>(at.length);
+      let x = start;
       for (let k = 0; k < steps; k++) {
         const [s, sNext] = [sigmas[k]!, sigmas[k + 1]!];
         const input = x;
-        // The velocity's intermediates are freed with the inner scope; the states and points go to the outer one.
+        // One state (and the points this step crosses) kept at a time, as sampleEuler does; the velocity's
+        // intermediates go with the inner scope.
         const [next, ...crossed] = tidy(engine, () => {
           const v = task.guidedVelocity(input, fromArray(engine, [n], new Float32Array(n).fill(s), 'f32', 'sigma'), c, guidance);
-          return [eulerStep(input, v, s, sNext), ...at.map((a) => (a <= s && a > sNext ? eulerStep(input, v, s, a) : null)).filter((p): p is Tensor => p !== null)];
+          return [eulerStep(input, v, s, sNext), ...at.map((a) => (a <= s && a > sNext ? eulerStep(input, v, s, a) : null))];
         });
-        at.forEach((a, i) => {
-          if (a <= s && a > sNext) points[i] = crossed.shift()!;
+        crossed.forEach((p, i) => {
+          if (p) points[i] = keep(p);
         });
-        x = next!;
+        x = keep(next!);
+        if (input !== start) input.dispose();
       }
       return { sample: x, points };
     }),
