@@ -144,6 +144,18 @@ describe('distill --regression', () => {
     // Pairs of another seed are refused, naming the file and what to do.
     const otherSeed = args(4).filter((a) => a !== '--resume').concat('--seed', '2');
     await expect(distill(engine, parseDistillOptions(otherSeed))).rejects.toThrow(/regression-pairs\.safetensors: the stored teacher pairs were made with seed 1, this run needs 2/);
+    // A new run asking for more pairs in a folder that holds fewer (or a run stopped while integrating) keeps the
+    // stored chunks and integrates only the rest.
+    const more = join(root, 'regression-more');
+    mkdirSync(more, { recursive: true });
+    writeFileSync(join(more, 'regression-pairs.safetensors'), serializeSafetensors(marked.tensors, marked.metadata));
+    const moreArgs = args(1).map((a) => (a === out ? more : a === '32' ? '48' : a)).filter((a) => a !== '--resume');
+    await distill(engine, parseDistillOptions(moreArgs));
+    const grown = parseSafetensors(readBytes(join(more, 'regression-pairs.safetensors'))).tensors;
+    expect(Object.keys(grown).sort()).toEqual(['noise.0', 'noise.1', 'noise.2', 'sample.0', 'sample.1', 'sample.2']);
+    expect(grown['sample.0']!.data.every((v) => v === 0)).toBe(true); // the marked chunk kept, not integrated again
+    expect(grown['sample.1']!.data).toEqual(parseSafetensors(stored).tensors['sample.1']!.data);
+    expect(grown['sample.2']!.data.some((v) => v !== 0)).toBe(true);
   });
 });
 

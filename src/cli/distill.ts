@@ -5,14 +5,15 @@
 //   <out>/generator.safetensors  the student (the generator, or its moving average with --ema; at every checkpoint and the end)
 //   <out>/metrics.jsonl          {"kind":"train",...} per iteration, {"kind":"eval",...} at intervals, {"kind":"restore",...}
 //   <out>/eval.json              the last evaluation
-//   <out>/regression-pairs.safetensors  with --regression: the teacher's noise -> sample pairs (made once, reused on --resume)
+//   <out>/regression-pairs.safetensors  with --regression: the teacher's noise -> sample pairs (made once, reused on --resume,
+//                                continued where a stopped run left them or a run asks for more)
 //   <out>/checkpoint/            generator, fake score, both optimizers, state.json (and the GAN heads, the average)
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { anchorSigmas } from '../flow/schedule';
 import { ARM_NAMES, type ArmName, distillConfig, type DistillConfig, servedStepCounts } from '../distill/config';
-import { TEACHER_STEPS, TeacherPairs } from '../distill/regression';
+import { regressionChunks, TEACHER_STEPS, TeacherPairs } from '../distill/regression';
 import { type DistillCheckpoint, type IterationMetrics, SenseFlowDistiller } from '../distill/senseflow';
 import { evaluateToy, referenceGuidance, toyTeacherReference } from '../distill/toyEval';
 import { toyTask } from '../distill/toyTask';
@@ -435,25 +436,47 @@ export async function distill(engine: Engine, options: DistillOptions): Promise<
 /**
  * The regression term's pairs: read from the run folder, or integrated by the teacher once and stored there, marked
  * with the teacher's weights so that a folder reused with another teacher does not train on the old one's samples.
+ * The file is rewritten every PAIRS_SAVE_EVERY chunks while the teacher integrates (Shapes: ~3 minutes of 45 on
+ * llvmpipe), so a stopped run keeps what it made; a file with fewer pairs than the run needs (stopped part way, or
+ * a larger --regression-pairs) is continued, not integrated again.
  */
 async function prepareRegressionPairs(distiller: SenseFlowDistiller<Module, Kept>, options: DistillOptions, weights: TeacherWeights, name: string): Promise<void> {
   const path = join(options.out, 'regression-pairs.safetensors');
   const shape = distiller.task.sampleShape;
+  const { batch } = options.config;
+  let stored: TeacherPairs | undefined;
   if (existsSync(path)) {
     try {
-      distiller.regressionPairs = TeacherPairs.parse(readBytes(path), options.config, options.seed, shape, weights.denoiser);
+      stored = TeacherPairs.parse(readBytes(path), options.config, options.seed, shape, weights.denoiser);
     } catch (error) {
       throw new Error(`${path}: ${(error as Error).message}`);
     }
-    console.log(`[${name}] regression: ${distiller.regressionPairs.chunks * options.config.batch} teacher pairs read from ${path}`);
-    return;
+    console.log(`[${name}] regression: ${stored.chunks * batch} teacher pairs read from ${path}`);
+    if (stored.chunks >= regressionChunks(options.config)) {
+      distiller.regressionPairs = stored;
+      return;
+    }
   }
+  const save = (pairs: TeacherPairs) => {
+    writeFileSync(`${path}.part`, pairs.serialize(shape, weights.denoiser));
+    renameSync(`${path}.part`, path); // never a half-written file where the pairs were
+  };
   const started = performance.now();
-  const pairs = await distiller.teacherPairs((done, of) => {
-    if (done === of || done % 4 === 0) console.log(`[${name}] regression: teacher pairs ${done * options.config.batch}/${of * options.config.batch} (${TEACHER_STEPS} Euler steps each), ${formatDuration((performance.now() - started) / 1000)}`);
-  });
-  writeFileSync(path, pairs.serialize(shape, weights.denoiser));
+  distiller.regressionPairs = await TeacherPairs.generate(
+    distiller.task,
+    options.config,
+    options.seed,
+    (done, of, sofar) => {
+      if (done === of || done % 4 === 0) console.log(`[${name}] regression: teacher pairs ${done * batch}/${of * batch} (${TEACHER_STEPS} Euler steps each), ${formatDuration((performance.now() - started) / 1000)}`);
+      if (done < of && done % PAIRS_SAVE_EVERY === 0) save(sofar());
+    },
+    stored,
+  );
+  save(distiller.regressionPairs);
 }
+
+/** Chunks of teacher pairs between rewrites of the pairs file while the teacher integrates them. */
+const PAIRS_SAVE_EVERY = 8;
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options: DistillOptions;

@@ -11,6 +11,7 @@ import { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
 import { randnReference } from '../nn/ops/random';
 import { allclose, testEngine } from '../nn/testing';
+import { serializeSafetensors } from '../nn/safetensors';
 import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
 import { type DistillConfig, distillConfig } from './config';
 import { pairGuidance, regressionChunks, TEACHER_STEPS, TeacherPairs } from './regression';
@@ -96,7 +97,7 @@ describe('the regression term on teacher pairs', () => {
     distiller.dispose();
   });
 
-  it('stored pairs round-trip, and pairs made for another teacher, seed, batch, guidance or count are refused with a message', async () => {
+  it('stored pairs round-trip, and pairs made for another teacher, seed, batch or guidance are refused with a message', async () => {
     const c = config();
     const pairs = await TeacherPairs.generate(toyTask(teacher, RING), c, 4);
     const bytes = pairs.serialize([2], 'teacher-a');
@@ -107,7 +108,6 @@ describe('the regression term on teacher pairs', () => {
     expect(() => TeacherPairs.parse(bytes, c, 5, [2], 'teacher-a')).toThrow('the stored teacher pairs were made with seed 4, this run needs 5: delete the file to make them again');
     expect(() => TeacherPairs.parse(bytes, config({ batch: 4 }), 4, [2], 'teacher-a')).toThrow('made with batch 8, this run needs 4');
     expect(() => TeacherPairs.parse(bytes, config({ guidance: [3, 5] }), 4, [2], 'teacher-a')).toThrow('made with guidance 2, this run needs 4');
-    expect(() => TeacherPairs.parse(bytes, config({ regressionPairs: 24 }), 4, [2], 'teacher-a')).toThrow('lack noise.2 (3 chunks of 8 expected)');
     expect(() => TeacherPairs.parse(bytes, c, 4, [2], 'teacher-b')).toThrow('made with teacher teacher-a, this run needs teacher-b');
     // As one array (the Distill tab's cache): every chunk's noise, then every chunk's samples.
     const packed = pairs.pack();
@@ -118,6 +118,32 @@ describe('the regression term on teacher pairs', () => {
     expect(unpacked.samples).toEqual(pairs.samples);
     expect(unpacked.guidance).toBe(pairGuidance(c));
     expect(() => TeacherPairs.unpack(packed.subarray(0, 40), c, 4)).toThrow('teacher pairs: 40 values are not 2 chunks of noise and samples of batch 8');
+  });
+
+  it('fewer stored chunks than the run needs are continued: the same pairs as integrating them all, with points too', async () => {
+    for (const extra of [{}, { regressionAnchors: 'all' as const }]) {
+      const small = config({ regressionPairs: 8, ...extra }); // 1 chunk
+      const large = config({ regressionPairs: 24, ...extra }); // 3 chunks
+      const task = toyTask(teacher, RING);
+      const stored = TeacherPairs.parse((await TeacherPairs.generate(task, small, 4)).serialize([2], 'teacher-a'), large, 4, [2], 'teacher-a');
+      expect(stored.chunks).toBe(1);
+      const progress: number[] = [];
+      const continued = await TeacherPairs.generate(task, large, 4, (done, _of, sofar) => progress.push(done * 10 + sofar().chunks), stored);
+      expect(progress).toEqual([22, 33]); // chunk 0 was not integrated again; sofar holds every chunk done
+      const whole = await TeacherPairs.generate(task, large, 4);
+      expect(continued.noise).toEqual(whole.noise);
+      expect(continued.samples).toEqual(whole.samples);
+      expect(continued.points).toEqual(whole.points);
+      // More chunks than needed: the first ones.
+      expect(TeacherPairs.parse(whole.serialize([2], 'teacher-a'), small, 4, [2], 'teacher-a').samples).toEqual([whole.samples[0]]);
+    }
+    const c = config({ regressionPairs: 24 });
+    const other = await TeacherPairs.generate(toyTask(teacher, RING), config({ regressionPairs: 8 }), 5);
+    await expect(TeacherPairs.generate(toyTask(teacher, RING), c, 4, undefined, other)).rejects.toThrow('teacher pairs: the pairs to continue were made for seed 5');
+    const empty = serializeSafetensors({}, { seed: '4', batch: '8', guidance: '2', teacherSteps: String(TEACHER_STEPS), teacher: 'teacher-a' });
+    expect(() => TeacherPairs.parse(empty, c, 4, [2], 'teacher-a')).toThrow('the stored teacher pairs hold no whole chunk (noise.0 and sample.0): delete the file to make them again');
+    const wrong = serializeSafetensors({ 'noise.0': { shape: [4, 2], data: new Float32Array(8) }, 'sample.0': { shape: [4, 2], data: new Float32Array(8) } }, { seed: '4', batch: '8', guidance: '2', teacherSteps: String(TEACHER_STEPS), teacher: 'teacher-a' });
+    expect(() => TeacherPairs.parse(wrong, c, 4, [2], 'teacher-a')).toThrow('the stored teacher pairs have noise.0 of 8 values, not 16: delete the file to make them again');
   });
 
   it("with regressionAnchors 'all': the pairs keep the teacher's Euler path at the later anchors (off-grid ones by a part step)", async () => {

@@ -62,12 +62,18 @@ export class TeacherPairs {
     return streamSeed(this.seed, j, PAIR_STREAM);
   }
 
-  /** Integrates the teacher from each chunk's noise; `onChunk` after each chunk (progress). */
+  /**
+   * Integrates the teacher from each chunk's noise; `onChunk` after each chunk (progress, and `sofar` for a caller
+   * that stores the pairs as they come). With `from` (pairs stored earlier for the same settings, perhaps fewer
+   * chunks: an interrupted integration, or a run asking for more pairs), its chunks are kept and only the rest are
+   * integrated: chunk j is a function of (seed, j) alone, so the result is the same as integrating them all.
+   */
   static async generate<Net extends Module, Condition extends Kept>(
     task: DistillTask<Net, Condition>,
     config: DistillConfig,
     seed: number,
-    onChunk: (done: number, of: number) => void = () => {},
+    onChunk: (done: number, of: number, sofar: () => TeacherPairs) => void = () => {},
+    from?: TeacherPairs,
   ): Promise<TeacherPairs> {
     const { batch } = config;
     const chunks = regressionChunks(config);
@@ -75,10 +81,15 @@ export class TeacherPairs {
     const engine = task.teacher.engine;
     const shape = [batch, ...task.sampleShape];
     const pointSigmas = trajectorySigmas(config);
-    const noise: Float32Array[] = [];
-    const samples: Float32Array[] = [];
-    const points = pointSigmas.map(() => [] as Float32Array[]);
-    for (let j = 0; j < chunks; j++) {
+    const kept = from ? Math.min(from.chunks, chunks) : 0;
+    if (from && (from.seed !== seed || from.batch !== batch || from.guidance !== guidance || (pointSigmas.length > 0 && JSON.stringify(from.pointSigmas) !== JSON.stringify(pointSigmas)))) {
+      throw new Error(`teacher pairs: the pairs to continue were made for seed ${from.seed}, batch ${from.batch}, guidance ${from.guidance}, trajectory points at ${JSON.stringify(from.pointSigmas)}; this run needs ${seed}, ${batch}, ${guidance}, ${JSON.stringify(pointSigmas)}`);
+    }
+    const noise = from ? from.noise.slice(0, kept) : [];
+    const samples = from ? from.samples.slice(0, kept) : [];
+    const points = pointSigmas.map((_, a) => (from ? from.points[a]!.slice(0, kept) : []));
+    const sofar = () => new TeacherPairs(seed, batch, guidance, noise.slice(), samples.slice(), points.map((p) => p.slice()), pointSigmas);
+    for (let j = kept; j < chunks; j++) {
       const chunkSeed = streamSeed(seed, j, PAIR_STREAM);
       const z = randn(engine, shape, chunkSeed, 0);
       const run = teacherTrajectory(task, () => task.batch(chunkSeed, batch).condition, () => z, TEACHER_STEPS, guidance, pointSigmas);
@@ -86,9 +97,9 @@ export class TeacherPairs {
       samples.push(await run.sample.read());
       for (const [a, point] of run.points.entries()) points[a]!.push(await point.read());
       for (const t of [z, run.sample, ...run.points]) t.dispose();
-      onChunk(j + 1, chunks);
+      onChunk(j + 1, chunks, sofar);
     }
-    return new TeacherPairs(seed, batch, guidance, noise, samples, points, pointSigmas);
+    return sofar();
   }
 
   /** Chunk j's input and noise level at anchor a (a = 0: the noise at s = 1; later: the trajectory's point). */
@@ -140,11 +151,15 @@ export class TeacherPairs {
     return serializeSafetensors(tensors, { seed: String(this.seed), batch: String(this.batch), guidance: String(this.guidance), teacherSteps: String(TEACHER_STEPS), teacher, ...trajectory });
   }
 
-  /** Reads what serialize() wrote, refusing pairs made for other settings (another teacher, seed, batch, count or guidance). */
+  /**
+   * Reads what serialize() wrote, refusing pairs made for other settings (another teacher, seed, batch or guidance).
+   * A file may hold fewer chunks than the run needs (an integration stopped part way, or a run now asking for more
+   * pairs): the chunks it holds come back, and generate(..., from) integrates the rest; more chunks than needed, the
+   * first ones. A chunk that is there but the wrong size, or lacks a trajectory point the run needs, is refused.
+   */
   static parse(bytes: Uint8Array, config: DistillConfig, seed: number, sampleShape: readonly number[], teacher: string): TeacherPairs {
     const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
     const { tensors, metadata } = parseSafetensors(bytes);
-    const chunks = regressionChunks(config);
     const pointSigmas = trajectorySigmas(config);
     const expected = { seed: String(seed), batch: String(config.batch), guidance: String(pairGuidance(config)), teacherSteps: String(TEACHER_STEPS), teacher };
     for (const [key, value] of Object.entries(expected)) {
@@ -154,12 +169,15 @@ export class TeacherPairs {
     if (pointSigmas.length > 0 && metadata.pointSigmas !== JSON.stringify(pointSigmas)) {
       throw new Error(`the stored teacher pairs have trajectory points at ${metadata.pointSigmas ?? '(none)'}, this run (regressionAnchors all) needs them at ${JSON.stringify(pointSigmas)}: delete the file to make them again`);
     }
+    let stored = 0;
+    while (stored < regressionChunks(config) && tensors[`noise.${stored}`] && tensors[`sample.${stored}`]) stored++;
+    if (stored === 0) throw new Error('the stored teacher pairs hold no whole chunk (noise.0 and sample.0): delete the file to make them again');
     const read = (name: string) => {
       const t = tensors[name];
-      if (!t || t.data.length !== config.batch * sampleSize) throw new Error(`the stored teacher pairs lack ${name} (${chunks} chunks of ${config.batch} expected): delete the file to make them again`);
+      if (!t || t.data.length !== config.batch * sampleSize) throw new Error(`the stored teacher pairs ${t ? `have ${name} of ${t.data.length} values, not ${config.batch * sampleSize}` : `lack ${name}`}: delete the file to make them again`);
       return t.data;
     };
-    const indices = Array.from({ length: chunks }, (_, j) => j);
+    const indices = Array.from({ length: stored }, (_, j) => j);
     const points = pointSigmas.map((_, a) => indices.map((j) => read(`point.${a + 1}.${j}`)));
     return new TeacherPairs(seed, config.batch, pairGuidance(config), indices.map((j) => read(`noise.${j}`)), indices.map((j) => read(`sample.${j}`)), points, pointSigmas);
   }
