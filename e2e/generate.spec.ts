@@ -296,8 +296,9 @@ test.describe('on the wasm provider', () => {
   });
 
   test('a corrupted bundle is refused naming the file, and nothing of it stays in the cache', async ({ page, baseURL }) => {
-    // The refusal can wait behind the first image the page generates (one worker): on a loaded machine that took over a
-    // minute, so the test's own limit must exceed the 60 s the alert is given.
+    // The page generates nothing here (no ?prompt=), yet on a loaded machine the refusal once took over a minute (cause
+    // not found: fetching four files through the route and hashing them is all it does), so the test's own limit
+    // exceeds the 60 s the alert is given.
     test.setTimeout(150_000);
     // A copy of the teacher served under /broken-model/ with one byte of its denoiser flipped.
     await page.context().route('**/broken-model/**', async (route) => {
