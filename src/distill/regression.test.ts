@@ -10,8 +10,8 @@ import { anchorSigmas, eulerSigmas } from '../flow/schedule';
 import { Toy2DTeacher } from '../nets/toy2d';
 import type { Engine } from '../nn/engine';
 import { randnReference } from '../nn/ops/random';
-import { allclose, testEngine } from '../nn/testing';
 import { serializeSafetensors } from '../nn/safetensors';
+import { allclose, testEngine } from '../nn/testing';
 import { fromArray, noGrad, type Tensor, tidy } from '../nn/tensor';
 import { type DistillConfig, distillConfig } from './config';
 import { pairGuidance, regressionChunks, TEACHER_STEPS, TeacherPairs } from './regression';
@@ -137,6 +137,12 @@ describe('the regression term on teacher pairs', () => {
       // More chunks than needed: the first ones.
       expect(TeacherPairs.parse(whole.serialize([2], 'teacher-a'), small, 4, [2], 'teacher-a').samples).toEqual([whole.samples[0]]);
     }
+    // Pairs with points, too few for a first-anchor run: continuing them would rewrite the file without its points.
+    const withPoints = (await TeacherPairs.generate(toyTask(teacher, RING), config({ regressionPairs: 8, regressionAnchors: 'all' }), 4)).serialize([2], 'teacher-a');
+    expect(() => TeacherPairs.parse(withPoints, config({ regressionPairs: 24 }), 4, [2], 'teacher-a')).toThrow(
+      'the stored teacher pairs hold 1 of the 3 chunks this run needs, with trajectory points (at [0.9,0.75,0.5]) that a first-anchor run does not make: continuing them would drop the points',
+    );
+    expect(TeacherPairs.parse(withPoints, config({ regressionPairs: 8 }), 4, [2], 'teacher-a').points).toEqual([]); // enough chunks: read as before
     const c = config({ regressionPairs: 24 });
     const other = await TeacherPairs.generate(toyTask(teacher, RING), config({ regressionPairs: 8 }), 5);
     await expect(TeacherPairs.generate(toyTask(teacher, RING), c, 4, undefined, other)).rejects.toThrow('teacher pairs: the pairs to continue were made for seed 5');

@@ -155,7 +155,8 @@ export class TeacherPairs {
    * Reads what serialize() wrote, refusing pairs made for other settings (another teacher, seed, batch or guidance).
    * A file may hold fewer chunks than the run needs (an integration stopped part way, or a run now asking for more
    * pairs): the chunks it holds come back, and generate(..., from) integrates the rest; more chunks than needed, the
-   * first ones. A chunk that is there but the wrong size, or lacks a trajectory point the run needs, is refused.
+   * first ones. A chunk that is there but the wrong size, or lacks a trajectory point the run needs, is refused, as
+   * is continuing a file with trajectory points in a run that makes none (the points would be lost).
    */
   static parse(bytes: Uint8Array, config: DistillConfig, seed: number, sampleShape: readonly number[], teacher: string): TeacherPairs {
     const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
@@ -172,6 +173,10 @@ export class TeacherPairs {
     let stored = 0;
     while (stored < regressionChunks(config) && tensors[`noise.${stored}`] && tensors[`sample.${stored}`]) stored++;
     if (stored === 0) throw new Error('the stored teacher pairs hold no whole chunk (noise.0 and sample.0): delete the file to make them again');
+    // Continued by a run that makes no trajectory points, the rewritten file would lose the stored ones.
+    if (stored < regressionChunks(config) && pointSigmas.length === 0 && metadata.pointSigmas) {
+      throw new Error(`the stored teacher pairs hold ${stored} of the ${regressionChunks(config)} chunks this run needs, with trajectory points (at ${metadata.pointSigmas}) that a first-anchor run does not make: continuing them would drop the points; run with regressionAnchors all (--regression-anchors all), or move the file away to make new pairs`);
+    }
     const read = (name: string) => {
       const t = tensors[name];
       if (!t || t.data.length !== config.batch * sampleSize) throw new Error(`the stored teacher pairs ${t ? `have ${name} of ${t.data.length} values, not ${config.batch * sampleSize}` : `lack ${name}`}: delete the file to make them again`);
