@@ -170,12 +170,13 @@ export class TeacherPairs {
     if (pointSigmas.length > 0 && metadata.pointSigmas !== JSON.stringify(pointSigmas)) {
       throw new Error(`the stored teacher pairs have trajectory points at ${metadata.pointSigmas ?? '(none)'}, this run (regressionAnchors all) needs them at ${JSON.stringify(pointSigmas)}: delete the file to make them again`);
     }
+    const needed = regressionChunks(config);
     let stored = 0;
-    while (stored < regressionChunks(config) && tensors[`noise.${stored}`] && tensors[`sample.${stored}`]) stored++;
+    while (stored < needed && tensors[`noise.${stored}`] && tensors[`sample.${stored}`]) stored++;
     if (stored === 0) throw new Error('the stored teacher pairs hold no whole chunk (noise.0 and sample.0): delete the file to make them again');
     // Continued by a run that makes no trajectory points, the rewritten file would lose the stored ones.
-    if (stored < regressionChunks(config) && pointSigmas.length === 0 && metadata.pointSigmas) {
-      throw new Error(`the stored teacher pairs hold ${stored} of the ${regressionChunks(config)} chunks this run needs, with trajectory points (at ${metadata.pointSigmas}) that a first-anchor run does not make: continuing them would drop the points; run with regressionAnchors all (--regression-anchors all), or move the file away to make new pairs`);
+    if (stored < needed && pointSigmas.length === 0 && metadata.pointSigmas) {
+      throw new Error(`the stored teacher pairs hold ${stored} of the ${needed} chunks this run needs, with trajectory points (at ${metadata.pointSigmas}) that a first-anchor run does not make: continuing them would drop the points; run with regressionAnchors all (--regression-anchors all), or move the file away to make new pairs`);
     }
     const read = (name: string) => {
       const t = tensors[name];
