@@ -126,6 +126,9 @@ describe('distill --regression', () => {
     expect('regressionAnchors' in parseDistillOptions(['toy2d', '--out', 'x', '--regression', '1', '--regression-anchors', 'first']).config).toBe(false);
     expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression-anchors', 'all'])).toThrow('--regression-anchors needs --regression W');
     expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression', '1', '--regression-anchors', 'last'])).toThrow('--regression-anchors must be first or all, got "last"');
+    expect(parseDistillOptions(['shapes', '--out', 'x', '--regression', '1', '--guidance', '2:4', '--regression-guidance', '4']).config).toMatchObject({ guidance: [2, 4], regressionGuidance: 4 });
+    expect('regressionGuidance' in parseDistillOptions(['shapes', '--out', 'x', '--regression', '1']).config).toBe(false);
+    expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression-guidance', '4'])).toThrow('--regression-guidance needs --regression W');
 
     const out = join(root, 'regression');
     const args = (steps: number) => ['toy2d', '--steps', String(steps), '--batch', '16', '--eval-every', '100', '--ttur', '1', '--checkpoint-every', '1', '--regression', '1', '--regression-pairs', '32', '--out', out, '--resume', '--adapter', 'llvmpipe'];

@@ -40,6 +40,7 @@ export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [
          [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR] [--ema DECAY|off]
          [--regression W|off (DMD's regression on the teacher's 50-step noise -> sample pairs; not SenseFlow's)] [--regression-pairs N]
          [--regression-anchors first|all (all: also the later anchors, from the teacher's trajectory points)]
+         [--regression-guidance W (the pairs' guidance; default the middle of --guidance's range)]
        --steps 0 only measures the starting generator (the teacher's weights, or --init-from's) and writes eval.json`;
 
 export interface DistillOptions {
@@ -78,7 +79,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema', 'regression', 'regression-pairs', 'regression-anchors'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema', 'regression', 'regression-pairs', 'regression-anchors', 'regression-guidance'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -127,6 +128,11 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
     if (regressionAnchors !== 'first' && regressionAnchors !== 'all') throw new UsageError(`--regression-anchors must be first or all, got "${regressionAnchors}"`);
     if (overrides.regressionWeight === undefined) throw new UsageError('--regression-anchors needs --regression W (a weight above 0)');
     if (regressionAnchors === 'all') overrides.regressionAnchors = 'all';
+  }
+  const regressionGuidance = numberFlag(v('regression-guidance'), 'regression-guidance', (n) => n >= 0, 'a guidance weight >= 0');
+  if (regressionGuidance !== undefined) {
+    if (overrides.regressionWeight === undefined) throw new UsageError('--regression-guidance needs --regression W (a weight above 0)');
+    overrides.regressionGuidance = regressionGuidance;
   }
   const ttur = integerAtLeast(v('ttur'), 'ttur', 1);
   if (ttur !== undefined) overrides.fakeStepsPerGeneratorStep = ttur;

@@ -78,6 +78,11 @@ export interface DistillConfig {
    * the first anchor only (DMD's term). Optional for the same reason as regressionWeight.
    */
   regressionAnchors?: 'all';
+  /**
+   * The guidance the teacher's pairs are integrated with. Absent: the middle of the real score's range (4 for [3, 5]),
+   * so a run that changes the real score's range can keep the pairs (and the 50-step samples they hold) it had.
+   */
+  regressionGuidance?: number;
 }
 
 export const DEFAULT_DISTILL_CONFIG: Readonly<DistillConfig> = {
@@ -153,6 +158,7 @@ export function checkDistillConfig(c: DistillConfig): void {
   check(c.regressionWeight === undefined || (finite(c.regressionWeight) && c.regressionWeight >= 0), `regressionWeight must be >= 0 (0: off), got ${c.regressionWeight}`);
   check(c.regressionPairs === undefined || (Number.isInteger(c.regressionPairs) && c.regressionPairs >= 1), `regressionPairs must be an integer >= 1, got ${c.regressionPairs}`);
   check(c.regressionAnchors === undefined || c.regressionAnchors === 'all', `regressionAnchors must be "all" or absent (the first anchor only), got ${JSON.stringify(c.regressionAnchors)}`);
+  check(c.regressionGuidance === undefined || (finite(c.regressionGuidance) && c.regressionGuidance >= 0), `regressionGuidance must be a number >= 0, got ${c.regressionGuidance}`);
   if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
 }
 

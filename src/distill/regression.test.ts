@@ -109,6 +109,10 @@ describe('the regression term on teacher pairs', () => {
     expect(() => TeacherPairs.parse(bytes, config({ batch: 4 }), 4, [2], 'teacher-a')).toThrow('made with batch 8, this run needs 4');
     expect(() => TeacherPairs.parse(bytes, config({ guidance: [3, 5] }), 4, [2], 'teacher-a')).toThrow('made with guidance 2, this run needs 4');
     expect(() => TeacherPairs.parse(bytes, c, 4, [2], 'teacher-b')).toThrow('made with teacher teacher-a, this run needs teacher-b');
+    // A run that moves the real score's range keeps its pairs by naming their guidance, and integrates with it.
+    const moved = config({ guidance: [3, 5], regressionGuidance: 2 });
+    expect(TeacherPairs.parse(bytes, moved, 4, [2], 'teacher-a').samples).toEqual(pairs.samples);
+    expect((await TeacherPairs.generate(toyTask(teacher, RING), moved, 4)).samples).toEqual(pairs.samples);
     // As one array (the Distill tab's cache): every chunk's noise, then every chunk's samples.
     const packed = pairs.pack();
     expect(Array.from(packed.subarray(0, 16))).toEqual(Array.from(pairs.noise[0]!));
@@ -224,5 +228,6 @@ describe('the regression term on teacher pairs', () => {
     expect(() => config({ regressionAnchors: 'some' as 'all' })).toThrow('regressionAnchors must be "all" or absent (the first anchor only), got "some"');
     expect(() => config({ regressionWeight: -1 })).toThrow('regressionWeight must be >= 0 (0: off), got -1');
     expect(() => config({ regressionPairs: 0 })).toThrow('regressionPairs must be an integer >= 1, got 0');
+    expect(() => config({ regressionGuidance: -1 })).toThrow('regressionGuidance must be a number >= 0, got -1');
   });
 });

@@ -199,8 +199,11 @@ export function regressionChunks(config: DistillConfig): number {
   return Math.max(1, Math.ceil((config.regressionPairs ?? DEFAULT_REGRESSION_PAIRS) / config.batch));
 }
 
-/** The pairs' guidance: the middle of the real score's range (4 for Shapes' [3, 5], the teacher's bundled metric's). */
-export const pairGuidance = (config: DistillConfig): number => (config.guidance[0] + config.guidance[1]) / 2;
+/**
+ * The pairs' guidance: regressionGuidance where set, else the middle of the real score's range (4 for Shapes' [3, 5],
+ * the teacher's bundled metric's).
+ */
+export const pairGuidance = (config: DistillConfig): number => config.regressionGuidance ?? (config.guidance[0] + config.guidance[1]) / 2;
 
 export const DEFAULT_REGRESSION_PAIRS = 512;
 
