@@ -129,6 +129,9 @@ describe('distill --regression', () => {
     expect(parseDistillOptions(['shapes', '--out', 'x', '--regression', '1', '--guidance', '2:4', '--regression-guidance', '4']).config).toMatchObject({ guidance: [2, 4], regressionGuidance: 4 });
     expect('regressionGuidance' in parseDistillOptions(['shapes', '--out', 'x', '--regression', '1']).config).toBe(false);
     expect(() => parseDistillOptions(['toy2d', '--out', 'x', '--regression-guidance', '4'])).toThrow('--regression-guidance needs --regression W');
+    expect(parseDistillOptions(['shapes', '--out', 'x', '--dmd-guidance-max', '0.75']).config.dmdGuidanceMaxSigma).toBe(0.75);
+    expect('dmdGuidanceMaxSigma' in parseDistillOptions(['shapes', '--out', 'x']).config).toBe(false);
+    expect(() => parseDistillOptions(['shapes', '--out', 'x', '--dmd-guidance-max', '1.5'])).toThrow('--dmd-guidance-max must be a noise level in (0, 1]');
 
     const out = join(root, 'regression');
     const args = (steps: number) => ['toy2d', '--steps', String(steps), '--batch', '16', '--eval-every', '100', '--ttur', '1', '--checkpoint-every', '1', '--regression', '1', '--regression-pairs', '32', '--out', out, '--resume', '--adapter', 'llvmpipe'];

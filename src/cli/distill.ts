@@ -36,6 +36,7 @@ export const DISTILL_USAGE = `usage: npm run distill -- toy2d|shapes --out DIR [
          [--ida LAMBDA|off] [--isg WEIGHT|off] [--gan 0|W] [--ttur K] [--steps N] [--seed S] [--batch B] [--lr LR]
          [--guidance W|MIN:MAX] [--backward-simulation P] [--isg-loss pseudo-huber|l2] [--isg-last on|off] [--isg-first on|off] [--align generator|teacher]
          [--dmd-shift K (DMD's noise levels shift(u, K), u ~ U(0.02, 0.98); default 3, 1 = uniform)]
+         [--dmd-guidance-max S (a guidance interval: DMD's real score unguided, w = 1, at noise levels above S)]
          [--teacher BUNDLE_DIR] [--eval-every N] [--checkpoint-every N] [--log-every N] [--max-minutes M]
          [--adapter llvmpipe|swiftshader|default] [--resume] [--init-from STUDENT_BUNDLE_OR_RUN_DIR] [--ema DECAY|off]
          [--regression W|off (DMD's regression on the teacher's 50-step noise -> sample pairs; not SenseFlow's)] [--regression-pairs N]
@@ -79,7 +80,7 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
       strict: true,
       options: {
         ...Object.fromEntries(
-          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema', 'regression', 'regression-pairs', 'regression-anchors', 'regression-guidance'].map(
+          ['out', 'arm', 'ida', 'isg', 'gan', 'ttur', 'steps', 'seed', 'batch', 'lr', 'guidance', 'backward-simulation', 'isg-loss', 'isg-last', 'isg-first', 'align', 'dmd-shift', 'teacher', 'eval-every', 'checkpoint-every', 'log-every', 'max-minutes', 'adapter', 'init-from', 'ema', 'regression', 'regression-pairs', 'regression-anchors', 'regression-guidance', 'dmd-guidance-max'].map(
             (name) => [name, { type: 'string' as const }],
           ),
         ),
@@ -134,6 +135,8 @@ export function parseDistillOptions(argv: readonly string[]): DistillOptions {
     if (overrides.regressionWeight === undefined) throw new UsageError('--regression-guidance needs --regression W (a weight above 0)');
     overrides.regressionGuidance = regressionGuidance;
   }
+  const guidanceMax = numberFlag(v('dmd-guidance-max'), 'dmd-guidance-max', (n) => n > 0 && n <= 1, 'a noise level in (0, 1]');
+  if (guidanceMax !== undefined) overrides.dmdGuidanceMaxSigma = guidanceMax;
   const ttur = integerAtLeast(v('ttur'), 'ttur', 1);
   if (ttur !== undefined) overrides.fakeStepsPerGeneratorStep = ttur;
   const batch = integerAtLeast(v('batch'), 'batch', 1);

@@ -83,6 +83,13 @@ export interface DistillConfig {
    * so a run that changes the real score's range can keep the pairs (and the 50-step samples they hold) it had.
    */
   regressionGuidance?: number;
+  /**
+   * A guidance interval for the real score (Kynkaanniemi et al. 2024, "Applying guidance in a limited interval"): DMD
+   * noise levels above this use the teacher's conditional velocity (w = 1), those at or below it the drawn w. At
+   * high noise the guided teacher's x0 is its mean over every layout the caption allows pushed w times away from the
+   * unconditional one, which asks the student for more of the prompt everywhere. Absent: guidance at every level.
+   */
+  dmdGuidanceMaxSigma?: number;
 }
 
 export const DEFAULT_DISTILL_CONFIG: Readonly<DistillConfig> = {
@@ -159,6 +166,7 @@ export function checkDistillConfig(c: DistillConfig): void {
   check(c.regressionPairs === undefined || (Number.isInteger(c.regressionPairs) && c.regressionPairs >= 1), `regressionPairs must be an integer >= 1, got ${c.regressionPairs}`);
   check(c.regressionAnchors === undefined || c.regressionAnchors === 'all', `regressionAnchors must be "all" or absent (the first anchor only), got ${JSON.stringify(c.regressionAnchors)}`);
   check(c.regressionGuidance === undefined || (finite(c.regressionGuidance) && c.regressionGuidance >= 0), `regressionGuidance must be a number >= 0, got ${c.regressionGuidance}`);
+  check(c.dmdGuidanceMaxSigma === undefined || (c.dmdGuidanceMaxSigma > 0 && c.dmdGuidanceMaxSigma <= 1), `dmdGuidanceMaxSigma must be in (0, 1], got ${c.dmdGuidanceMaxSigma}`);
   if (problems.length > 0) throw new Error(`invalid distillation settings:\n  ${problems.join('\n  ')}`);
 }
 

@@ -173,6 +173,25 @@ describe('SenseFlowDistiller', () => {
     dmdOnly.dispose();
   });
 
+  it('guidance interval: DMD noise levels above dmdGuidanceMaxSigma see the unguided teacher, those below the drawn w', async () => {
+    // ISG off, so the drawn w reaches the generator only through DMD's real score. One generator step each.
+    const after = async (overrides: Partial<DistillConfig>) => {
+      const distiller = new SenseFlowDistiller(toyTask(teacher, RING), small({ isgWeight: 0, idaLambda: 1, ...overrides }), 5);
+      await distiller.step();
+      const w = await weights(distiller.generator);
+      distiller.dispose();
+      return w;
+    };
+    const guided = await after({ guidance: [3, 5] });
+    const unguided = await after({ guidance: [1, 1] });
+    expect(changed(guided, unguided)).toBe(true);
+    // The interval's top above every level: as without it; below every level (they start at 0.02): as w = 1.
+    expect(await after({ guidance: [3, 5], dmdGuidanceMaxSigma: 1 })).toEqual(guided);
+    expect(await after({ guidance: [3, 5], dmdGuidanceMaxSigma: 0.01 })).toEqual(unguided);
+    const between = await after({ guidance: [3, 5], dmdGuidanceMaxSigma: 0.5 });
+    expect(changed(between, guided) && changed(between, unguided)).toBe(true);
+  });
+
   it("draws the iteration's anchor, DMD noise levels and ISG midpoint inside their ranges, the same for the same (seed, t)", () => {
     const distiller = new SenseFlowDistiller(toyTask(teacher, RING), small({ batch: 64 }), 5);
     const anchors = distiller.anchors;

@@ -21,7 +21,8 @@
 //      With emaDecay > 0: ema <- emaDecay ema + (1 - emaDecay) theta (the student that is sampled, evaluated, exported).
 //   3. Fake score step, every iteration: flow matching on sg(x) with s ~ logit-normal(0, 1), no guidance.
 //   4. With the GAN term, the discriminator's hinge step on real renders against sg(x), every iteration.
-// The real score's guidance w ~ U(guidance range), drawn per iteration.
+// The real score's guidance w ~ U(guidance range), drawn per iteration; with dmdGuidanceMaxSigma (a guidance interval),
+// DMD noise levels above it use w = 1.
 //
 // Divergence: losses and gradient norms are read back before each optimizer step; a NaN or infinity skips the
 // update, restores the last good snapshot (weights and optimizer state, taken every `snapshotEvery` iterations) and
@@ -181,7 +182,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       const { g, norm } = noGrad(engine, () => {
         const sigma = fromArray(engine, [batch], draws.dmdSigmas, 'f32', 'dmd.sigma');
         const xs = noiseTo(x, randn(engine, x.shape, noiseSeed, NOISE.dmd * numel), sigma);
-        const x0Real = x0FromVelocity(xs, task.guidedVelocity(xs, sigma, condition, draws.guidance), sigma);
+        const x0Real = x0FromVelocity(xs, task.guidedVelocity(xs, sigma, condition, this.dmdGuidance(draws)), sigma);
         const x0Fake = x0FromVelocity(xs, task.velocity(this.fakeScore, xs, sigma, condition), sigma);
         return dmdGradient(x, x0Real, x0Fake);
       });
@@ -284,6 +285,14 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   alignFakeScore(): void {
     const { idaLambda, alignment } = this.config;
     if (idaLambda < 1) lerpParameters(this.fakeScore, alignment === 'generator' ? this.generator : this.task.teacher, idaLambda);
+  }
+
+  /** The real score's guidance in DMD: the drawn w, or with a guidance interval w per sample (1 above its top). */
+  private dmdGuidance(draws: ReturnType<SenseFlowDistiller<Net, Condition>['draws']>): number | Tensor {
+    const top = this.config.dmdGuidanceMaxSigma;
+    if (top === undefined) return draws.guidance;
+    const weights = Float32Array.from(draws.dmdSigmas, (s) => (s > top ? 1 : draws.guidance));
+    return fromArray(this.engine, [weights.length], weights, 'f32', 'dmd.guidance');
   }
 
   /** The host draws of iteration t (anchor, guidance, noise levels), a function of (seed, t). */

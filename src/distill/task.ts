@@ -23,8 +23,11 @@ export interface DistillTask<Net extends Module = Module, Condition extends Kept
   createNetwork(): Net;
   /** The velocity v = eps - x0 at x [B, ...] with noise levels sigma [B]. */
   velocity(net: Net, x: Tensor, sigma: Tensor, condition: Condition): Tensor;
-  /** The teacher's guided velocity v_null + w (v_cond - v_null) (one forward of the doubled batch). */
-  guidedVelocity(x: Tensor, sigma: Tensor, condition: Condition, guidance: number): Tensor;
+  /**
+   * The teacher's guided velocity v_null + w (v_cond - v_null) (one forward of the doubled batch); w one weight for
+   * the batch or an f32 tensor [B], one per sample.
+   */
+  guidedVelocity(x: Tensor, sigma: Tensor, condition: Condition, guidance: number | Tensor): Tensor;
   /** Conditions and real samples of `size` examples, a function of `seed` alone. Called inside a tidy scope. */
   batch(seed: number, size: number): DistillBatch<Condition>;
   /** What the optional GAN term reads: a frozen feature network's per-layer features and the condition's embedding. */

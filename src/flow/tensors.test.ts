@@ -40,18 +40,20 @@ describe('flow formulas on tensors', () => {
     allclose(await read(renoise!), host.renoiseStep(a, b, 0.9, 0.5, a), tol, 'renoiseStep');
   });
 
-  it('apply per-sample noise levels [B] to each sample', async () => {
+  it('apply per-sample noise levels (and guidance weights) [B] to each sample', async () => {
     const sigmas = [0.2, 0.9];
-    const [noised, euler] = tidy(engine, () => {
+    const [noised, euler, cfg] = tidy(engine, () => {
       const [x, y] = [fromArray(engine, shape, a), fromArray(engine, shape, b)];
       const s = fromArray(engine, [2], sigmas);
-      return [gpu.noiseTo(x, y, s), gpu.eulerStep(x, y, s, fromArray(engine, [2], [0.1, 0.5]))];
+      return [gpu.noiseTo(x, y, s), gpu.eulerStep(x, y, s, fromArray(engine, [2], [0.1, 0.5])), gpu.cfgCombine(x, y, fromArray(engine, [2], [1, 4.5]))];
     });
     const half = a.length / 2;
     const expected = Float32Array.from([...host.noiseTo(a.slice(0, half), b.slice(0, half), 0.2), ...host.noiseTo(a.slice(half), b.slice(half), 0.9)]);
     allclose(await read(noised!), expected, tol, 'per-sample noiseTo');
     const expectedEuler = Float32Array.from([...host.eulerStep(a.slice(0, half), b.slice(0, half), 0.2, 0.1), ...host.eulerStep(a.slice(half), b.slice(half), 0.9, 0.5)]);
     allclose(await read(euler!), expectedEuler, tol, 'per-sample eulerStep');
+    const expectedCfg = Float32Array.from([...host.cfgCombine(a.slice(0, half), b.slice(0, half), 1), ...host.cfgCombine(a.slice(half), b.slice(half), 4.5)]);
+    allclose(await read(cfg!), expectedCfg, tol, 'per-sample cfgCombine');
   });
 
   it('refuse noise levels that do not match the batch', () => {

@@ -42,8 +42,8 @@ export function eulerStep(x: Tensor, v: Tensor, s: Sigma, sNext: Sigma): Tensor 
 /** (1 - sNext) (x - s v) + sNext eps. */
 export const renoiseStep = (x: Tensor, v: Tensor, s: Sigma, sNext: Sigma, eps: Tensor): Tensor => noiseTo(x0FromVelocity(x, v, s), eps, sNext);
 
-/** v_null + w (v_text - v_null). */
-export const cfgCombine = (vNull: Tensor, vText: Tensor, w: number): Tensor => add(vNull, scale(sub(vText, vNull), w));
+/** v_null + w (v_text - v_null), w one weight for the batch or an f32 tensor [B] (one per sample). */
+export const cfgCombine = (vNull: Tensor, vText: Tensor, w: Sigma): Tensor => add(vNull, times(sub(vText, vNull), w));
 
 /** The flow-matching loss mean((v_pred - (eps - x0))^2), a scalar. */
 export const flowMatchingLoss = (vPred: Tensor, x0: Tensor, eps: Tensor): Tensor => mseLoss(vPred, velocityTarget(x0, eps));
