@@ -182,7 +182,7 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
       const { g, norm } = noGrad(engine, () => {
         const sigma = fromArray(engine, [batch], draws.dmdSigmas, 'f32', 'dmd.sigma');
         const xs = noiseTo(x, randn(engine, x.shape, noiseSeed, NOISE.dmd * numel), sigma);
-        const x0Real = x0FromVelocity(xs, task.guidedVelocity(xs, sigma, condition, this.dmdGuidance(draws)), sigma);
+        const x0Real = x0FromVelocity(xs, task.guidedVelocity(xs, sigma, condition, this.dmdGuidance(draws.guidance, draws.dmdSigmas)), sigma);
         const x0Fake = x0FromVelocity(xs, task.velocity(this.fakeScore, xs, sigma, condition), sigma);
         return dmdGradient(x, x0Real, x0Fake);
       });
@@ -288,10 +288,10 @@ export class SenseFlowDistiller<Net extends Module, Condition extends Kept> {
   }
 
   /** The real score's guidance in DMD: the drawn w, or with a guidance interval w per sample (1 above its top). */
-  private dmdGuidance(draws: ReturnType<SenseFlowDistiller<Net, Condition>['draws']>): number | Tensor {
+  private dmdGuidance(w: number, dmdSigmas: Float32Array): number | Tensor {
     const top = this.config.dmdGuidanceMaxSigma;
-    if (top === undefined) return draws.guidance;
-    const weights = Float32Array.from(draws.dmdSigmas, (s) => (s > top ? 1 : draws.guidance));
+    if (top === undefined) return w;
+    const weights = Float32Array.from(dmdSigmas, (s) => (s > top ? 1 : w));
     return fromArray(this.engine, [weights.length], weights, 'f32', 'dmd.guidance');
   }
 
